@@ -1,0 +1,1 @@
+"""Benchmarks: they print figures, with the command and the machine; never tests."""

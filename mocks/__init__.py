@@ -1,0 +1,1 @@
+"""The bundled mock servers of the national systems."""

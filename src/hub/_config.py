@@ -1,0 +1,332 @@
+"""The hub's configuration and every default, in one place.
+
+A configuration is a TOML file plus ``HUB_``-prefixed environment variables, the
+environment winning (``HUB_AUDIT__NODE=hue-1``, ``HUB_SOURCES__POPULATION__URL=...``).
+Secrets are written as ``env:NAME`` or ``file:PATH`` and resolved at load time into
+``SecretStr`` values, so that they never show in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.errors import HubError
+
+__all__ = [
+    "AuditSettings",
+    "BreakerSettings",
+    "CacheSettings",
+    "ClientSettings",
+    "ConfigError",
+    "HubSettings",
+    "LimitSettings",
+    "LoggingSettings",
+    "RetrySettings",
+    "SecretRef",
+    "SidecarSettings",
+    "SourceRule",
+    "SourceSettings",
+    "TlsSettings",
+    "load_settings",
+]
+
+#: Where the embedded default keeps its state (audit database, development keys).
+DEFAULT_DATA_DIR = Path("var")
+DEFAULT_CONFIG_FILE = Path("hub.toml")
+CONFIG_ENV = "HUB_CONFIG"
+
+
+class ConfigError(HubError):
+    """The configuration is missing, unreadable or invalid."""
+
+    kind = "config"
+    title = "Invalid configuration"
+
+
+def resolve_secret(value: object) -> object:
+    """Resolve ``env:NAME`` and ``file:PATH`` references; other values pass unchanged."""
+    if isinstance(value, SecretStr):
+        return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith("env:"):
+        name = value.removeprefix("env:")
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return SecretStr(os.environ[name])
+    if value.startswith("file:"):
+        path = Path(value.removeprefix("file:")).expanduser()
+        try:
+            return SecretStr(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    return SecretStr(value)
+
+
+#: A secret given inline, as ``env:NAME`` or as ``file:PATH``; always held as SecretStr.
+SecretRef = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrySettings(_Section):
+    """Retries of idempotent reads: exponential backoff with full jitter."""
+
+    attempts: int = Field(default=4, ge=1, le=20)
+    backoff_initial: float = Field(default=0.1, gt=0)
+    backoff_max: float = Field(default=2.0, gt=0)
+    #: The longest Retry-After the hub will honour; a longer one ends the retries.
+    retry_after_max: float = Field(default=5.0, ge=0)
+
+
+class BreakerSettings(_Section):
+    """The circuit breaker: failure rate over a sliding time window."""
+
+    window: float = Field(default=30.0, gt=0, description="seconds of history")
+    min_calls: int = Field(default=10, ge=1, description="calls before the rate counts")
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    open_for: float = Field(default=15.0, gt=0, description="seconds before a probe")
+    half_open_probes: int = Field(default=2, ge=1)
+
+
+class LimitSettings(_Section):
+    """Concurrency and size limits of one source."""
+
+    concurrency: int = Field(default=64, ge=1, description="calls in flight at once")
+    max_wait: float = Field(default=1.0, ge=0, description="seconds to wait for a slot")
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive: int = Field(default=32, ge=0)
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
+class TlsSettings(_Section):
+    """TLS towards one upstream: a private CA, and a client certificate for mutual TLS."""
+
+    verify: bool = True
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    client_key_password: SecretRef | None = None
+
+
+class SourceSettings(_Section):
+    """What every source is configured with; a connector's ``Settings`` adds its own."""
+
+    url: str
+    enabled: bool = True
+    #: The whole call, retries and their waits included.
+    deadline: float = Field(default=10.0, gt=0)
+    #: One attempt; a slow attempt is cut and retried while the deadline allows.
+    attempt_timeout: float = Field(default=4.0, gt=0)
+    connect_timeout: float = Field(default=2.0, gt=0)
+    #: "aiohttp" (httpx over the aiohttp transport, the default) or httpx's "native" one.
+    transport: Literal["aiohttp", "native"] = "aiohttp"
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    limits: LimitSettings = LimitSettings()
+    tls: TlsSettings = TlsSettings()
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value
+
+
+class AuditSettings(_Section):
+    """The audit trail. Without an ``[audit]`` section the embedded default applies."""
+
+    #: ``sqlite:///path/to/audit.db`` or ``postgresql://...``; None means ./var/audit.db.
+    store: str | None = None
+    #: Ed25519 private key (PEM); None means a development key under the data dir.
+    signing_key: SecretRef | None = None
+    #: Key of the HMAC that pseudonymises subjects; None means a development key.
+    pseudonym_key: SecretRef | None = None
+    checkpoint_every: int = Field(default=1000, ge=1)
+    checkpoint_seconds: float = Field(default=10.0, gt=0)
+    #: This replica's name; each node keeps its own tree. Defaults to the host name.
+    node: str = Field(
+        default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+    )
+    #: Development only: answer even when the trail cannot take the entry (logged loudly).
+    fail_open: bool = False
+    #: The longest a caller waits for its entry to be durable before AuditUnavailable.
+    append_timeout: float = Field(default=5.0, gt=0)
+    #: Entries committed together at most, in one transaction.
+    batch_max: int = Field(default=1024, ge=1)
+
+
+class CacheSettings(_Section):
+    """The optional look-up cache: records encrypted (AES-GCM) under keyed-hash keys."""
+
+    enabled: bool = False
+    #: Seconds a record stays; keep it short, registers change.
+    ttl: float = Field(default=60.0, gt=0, le=3600)
+    #: At least 32 bytes of secret (any text); required when the cache is enabled.
+    #: Replicas sharing a Redis cache must share it.
+    key: SecretRef | None = None
+    #: Entries kept in memory when there is no Redis.
+    max_entries: int = Field(default=10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> CacheSettings:
+        if self.enabled and (self.key is None or len(self.key.get_secret_value()) < 32):
+            raise ValueError("an enabled cache needs a key of at least 32 characters")
+        return self
+
+
+class SidecarSettings(_Section):
+    """The sidecar service (``hub serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: Request bodies above this are refused with 413.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: TLS for the service itself; with ``tls_client_ca`` clients present certificates
+    #: signed by that CA, and a client is known by its certificate's common name.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    #: Readiness results are reused this long, so probes never storm the upstreams.
+    readiness_cache_seconds: float = Field(default=5.0, ge=0)
+    #: In-flight requests get this long to finish on shutdown.
+    shutdown_grace: float = Field(default=10.0, ge=0)
+
+
+class LoggingSettings(_Section):
+    #: "json" for production, "console" for people; "auto" picks console on a terminal.
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class SourceRule(_Section):
+    """What one client may do with one source."""
+
+    operations: list[Literal["lookup", "verify", "authenticate"]] = Field(default_factory=list)
+    #: The record fields the client may see; None (omitted) means every field.
+    fields: list[str] | None = None
+
+
+class ClientSettings(_Section):
+    """A client of the hub (a portal), and what it may do. Default deny."""
+
+    #: SHA-256 (hex) of the client's API key; the key itself is never stored.
+    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    #: The subject common name of the client's certificate, for mutual TLS.
+    certificate_cn: str | None = None
+    #: "inspector" may read audit proofs.
+    roles: list[Literal["inspector"]] = Field(default_factory=list)
+    sources: dict[str, SourceRule] = Field(default_factory=dict)
+    #: Token bucket: sustained requests per second and burst; None means unlimited.
+    rate: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+    #: A revoked client keeps its rules on record but cannot authenticate.
+    revoked: bool = False
+
+
+class HubSettings(BaseSettings):
+    """The whole configuration of one hub (library, command line or sidecar)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: Per source: the table validated by that connector's ``Settings``.
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    audit: AuditSettings = AuditSettings()
+    logging: LoggingSettings = LoggingSettings()
+    #: The clients and their rules. With none configured, a library caller may use
+    #: every configured source (it is its own only client); the sidecar needs them.
+    clients: dict[str, ClientSettings] = Field(default_factory=dict)
+    #: Redis, shared by replicas: breaker state, the cache, rate limits. None: memory.
+    redis_url: SecretRef | None = None
+    cache: CacheSettings = CacheSettings()
+    sidecar: SidecarSettings = SidecarSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init values; the environment overrides them.
+        return (env_settings, init_settings)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> HubSettings:
+    """Load the TOML file at ``path`` (or ``$HUB_CONFIG``, or ./hub.toml if present).
+
+    Args:
+        path: The configuration file; None looks in the usual places and falls back
+            to the embedded default (no sources, SQLite audit under ./var).
+        overrides: Top-level values that replace the file's (used by tests and tools).
+
+    Raises:
+        ConfigError: the file is unreadable or a value is invalid; the message names
+            the setting, never a secret.
+    """
+    file = _find_config(path)
+    values: dict[str, Any] = {}
+    if file is not None:
+        try:
+            values = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        base = file.parent
+        if "data_dir" in values and not Path(values["data_dir"]).is_absolute():
+            values["data_dir"] = str(base / values["data_dir"])
+    values.update(overrides)
+    try:
+        return HubSettings(**values)
+    except ValidationError as exc:
+        raise ConfigError(
+            describe_validation_error(exc, where=str(file or "configuration"))
+        ) from None
+
+
+def describe_validation_error(exc: ValidationError, *, where: str) -> str:
+    """A one-line summary naming each invalid setting, never echoing its value."""
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    return f"{where}: " + "; ".join(problems)
+
+
+def _find_config(path: str | os.PathLike[str] | None) -> Path | None:
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"configuration file {file} does not exist")
+        return file
+    if env := os.environ.get(CONFIG_ENV):
+        return _find_config(env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None

@@ -1,0 +1,120 @@
+"""Outbound HTTP: one pooled httpx client per source.
+
+Connectors see httpx (and zeep on top of it). Under it the hub puts the aiohttp
+transport of `httpx-aiohttp` by default: httpx's own async pool loses most of its
+throughput under concurrency on a small machine (bench/http_transports.py measures
+both). ``transport = "native"`` in a source's settings selects httpx's own.
+
+Every request leaves with the call's ``X-Request-ID``, and every answer is cut off
+at the source's ``max_response_bytes``, whatever the connector does with it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+from collections.abc import AsyncIterator
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from hub._config import SourceSettings
+from hub.errors import UpstreamError
+
+__all__ = ["build_client", "current_request_id"]
+
+#: The request id of the call in progress, set by the hub around each attempt.
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "hub_request_id", default=None
+)
+
+USER_AGENT = "lienthong/0.1"
+
+
+class _LimitedStream(httpx.AsyncByteStream):
+    """An answer body that fails once it grows past the limit, before it fills memory."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int, source: str) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._source = source
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in self._inner:
+            received += len(chunk)
+            if received > self._limit:
+                raise UpstreamError(
+                    f"the upstream's answer exceeds {self._limit} bytes", source=self._source
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _HubTransport(httpx.AsyncBaseTransport):
+    """Adds the request id on the way out and the size limit on the way back."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, limit: int, source: str) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._source = source
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request_id = current_request_id.get()
+        if request_id is not None:
+            request.headers["X-Request-ID"] = request_id
+        response = await self._inner.handle_async_request(request)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            await response.aclose()
+            raise UpstreamError(
+                f"the upstream's answer exceeds {self._limit} bytes", source=self._source
+            )
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _LimitedStream(response.stream, self._limit, self._source)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _ssl_context(settings: SourceSettings) -> ssl.SSLContext | bool:
+    tls = settings.tls
+    if not tls.verify:
+        return False
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.client_cert is not None:
+        password = tls.client_key_password.get_secret_value() if tls.client_key_password else None
+        context.load_cert_chain(
+            str(tls.client_cert),
+            str(tls.client_key) if tls.client_key else None,
+            password=password,
+        )
+    return context
+
+
+def build_client(settings: SourceSettings, *, source: str) -> httpx.AsyncClient:
+    """The pooled client of one source: base URL, limits, TLS, timeouts, guards."""
+    limits = httpx.Limits(
+        max_connections=settings.limits.max_connections,
+        max_keepalive_connections=settings.limits.max_keepalive,
+    )
+    verify = _ssl_context(settings)
+    inner: httpx.AsyncBaseTransport
+    if settings.transport == "aiohttp":
+        inner = AiohttpTransport(verify=verify, limits=limits, trust_env=False)
+    else:
+        inner = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    timeout = httpx.Timeout(
+        settings.attempt_timeout, connect=settings.connect_timeout, pool=settings.attempt_timeout
+    )
+    return httpx.AsyncClient(
+        base_url=settings.url,
+        transport=_HubTransport(inner, limit=settings.limits.max_response_bytes, source=source),
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
+        follow_redirects=False,
+    )

@@ -1,0 +1,940 @@
+"""The hub: one pipeline for every look-up, verification and authentication.
+
+    caller -> authorize -> validate -> resilience (deadline, breaker, limit, retry)
+           -> connector -> minimise -> audit (durable) -> answer with its audit id
+
+Failures take the same path: a denied, invalid, failed or not-found call is audited
+too, and the error carries its audit id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from hub._cache import Cache, CacheBackend, MemoryCacheBackend, record_types
+from hub._config import ConfigError, HubSettings, describe_validation_error, load_settings
+from hub._http import build_client, current_request_id
+from hub._logging import get_logger, observe_sensitive, redacting, register_secret
+from hub._model import Query, Record
+from hub._policy import AccessPolicy
+from hub._purpose import Purpose
+from hub._registry import connector_class, installed_connectors
+from hub._resilience import Attempts, BreakerState, Resilience
+from hub.audit import AuditEntry, AuditTrail, Outcome
+from hub.connector import Call, Connector, Health, HealthStatus, Operation
+from hub.errors import (
+    AuditUnavailable,
+    FieldError,
+    HubError,
+    InvalidQuery,
+    NotFound,
+    UnknownSource,
+)
+from hub.records import AssuranceLevel, AuthorizationRequest, Verification, VerifiedIdentity
+
+__all__ = [
+    "AuthenticationResult",
+    "Hub",
+    "LookupResult",
+    "Profile",
+    "SourceInfo",
+    "SyncHub",
+    "VerificationResult",
+]
+
+T = TypeVar("T")
+log = get_logger("hub")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# A health check answers quickly or counts as down.
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A configured source: what it is and what it can do."""
+
+    name: str
+    title: str
+    operations: frozenset[Operation]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """The answer to a look-up.
+
+    ``record`` holds only the fields the client may see and asked for (``fields``);
+    the others are None and absent from ``record.model_fields_set``. A look-up that
+    finds several records (an enterprise search by representative) has a tuple.
+    """
+
+    source: str
+    record: Record | tuple[Record, ...]
+    fields: tuple[str, ...]
+    audit_id: str | None
+    request_id: str
+    cached: bool = False
+
+    def data(self) -> Any:
+        """The disclosed fields as JSON-ready data."""
+        if isinstance(self.record, tuple):
+            return [_disclosed(item, self.fields) for item in self.record]
+        return _disclosed(self.record, self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """The answer to a verification: per field, match / mismatch / unknown."""
+
+    source: str
+    verification: Verification
+    audit_id: str | None
+    request_id: str
+
+    @property
+    def matches(self) -> Mapping[str, str]:
+        return self.verification.matches
+
+    @property
+    def verdict(self) -> str:
+        return self.verification.verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One person across sources: a look-up result per source, or its error."""
+
+    national_id: str
+    parts: Mapping[str, LookupResult]
+    errors: Mapping[str, HubError]
+    request_id: str
+
+    def __repr__(self) -> str:
+        return f"Profile(parts={sorted(self.parts)}, errors={sorted(self.errors)})"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationResult:
+    """The answer to an authentication: the verified identity (minimised)."""
+
+    source: str
+    identity: VerifiedIdentity
+    fields: tuple[str, ...]
+    audit_id: str | None
+    request_id: str
+
+    def data(self) -> Any:
+        return _disclosed(self.identity, self.fields)
+
+
+def _disclosed(record: BaseModel, fields: Sequence[str]) -> dict[str, Any]:
+    return record.model_dump(mode="json", include=set(fields))
+
+
+def _minimise(record: Record, keep: frozenset[str] | None) -> tuple[Record, tuple[str, ...]]:
+    """The record with only ``keep`` fields set, and the names of those fields."""
+    names = type(record).model_fields
+    if keep is None or keep >= names.keys():
+        return record, tuple(names)
+    values = {name: getattr(record, name) if name in keep else None for name in names}
+    kept = tuple(name for name in names if name in keep)
+    return type(record).model_construct(_fields_set=set(kept), **values), kept
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class _Source:
+    info: SourceInfo
+    connector: Connector
+    resilience: Resilience
+    http: httpx.AsyncClient
+    settings: BaseModel
+    record_types: dict[str, type[Record]]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the pipeline learned about one call, for its audit entry."""
+
+    started: float = 0.0
+    purpose: Purpose | None = None
+    subject: str | None = None
+    fields: tuple[str, ...] = ()
+    attempts: int = 0
+    upstream_ms: float | None = None
+    cache: str | None = None
+
+
+class Hub:
+    """The asynchronous hub; use ``async with``.
+
+    Args:
+        settings: The configuration (`Hub.from_config` loads one from TOML and the
+            environment).
+        audit: The audit trail; by default the one the settings describe (SQLite
+            under the data directory unless configured).
+        connectors: The connector classes by source name; by default those
+            installed under the ``hub.connectors`` entry points.
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings | None = None,
+        *,
+        audit: AuditTrail | None = None,
+        connectors: Mapping[str, type[Connector]] | None = None,
+        on_call: Callable[[AuditEntry], None] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self._audit = audit
+        self._owns_audit = audit is None
+        self._connector_classes = connectors
+        self._observers: list[Callable[[AuditEntry], None]] = [on_call] if on_call else []
+        self._sources: dict[str, _Source] = {}
+        self.policy = AccessPolicy(self.settings.clients)
+        self._health_cache: tuple[float, dict[str, Health]] | None = None
+        self._redis: Any = None
+        self._cache: Cache | None = None
+        self._started = False
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Hub:
+        """A hub configured from a TOML file and ``HUB_`` environment variables.
+
+        Args:
+            path: The TOML file; None uses ``$HUB_CONFIG`` or ./hub.toml when present,
+                else the embedded default.
+            overrides: Top-level settings replacing the file's.
+        """
+        return cls(load_settings(path, **overrides))
+
+    # Life cycle
+
+    async def start(self) -> None:
+        """Open the audit trail and one pooled client and connector per source."""
+        if self._started:
+            return
+        try:
+            backend: CacheBackend
+            if self.settings.redis_url is not None:
+                # The redis extra is imported only when it is configured.
+                from hub._redis import RedisCacheBackend, connect
+
+                self._redis = connect(self.settings.redis_url.get_secret_value())
+                backend = RedisCacheBackend(self._redis)
+            else:
+                backend = MemoryCacheBackend(self.settings.cache.max_entries)
+            if self.settings.cache.enabled:
+                self._cache = Cache(self.settings.cache, backend)
+            for name, table in self.settings.sources.items():
+                source = self._open_source(name, table)
+                if source is not None:
+                    self._sources[name] = source
+            if self._audit is None:
+                self._audit = await AuditTrail.open(
+                    self.settings.audit, data_dir=self.settings.data_dir
+                )
+        except BaseException:
+            await self.aclose()
+            raise
+        self._started = True
+
+    def _open_source(self, name: str, table: Mapping[str, Any]) -> _Source | None:
+        classes = self._connector_classes or installed_connectors()
+        if name not in classes:
+            known = ", ".join(classes) or "none"
+            raise ConfigError(f"sources.{name}: no such connector installed (installed: {known})")
+        cls = classes[name] if self._connector_classes else connector_class(name)
+        try:
+            settings = cls.Settings.model_validate(table)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, where=f"sources.{name}")) from None
+        if not settings.enabled:
+            return None
+        _register_secrets(settings)
+        if self._redis is not None:
+            from hub._redis import RedisBreakerStore
+
+            # Replicas share the breaker, so its clock is the wall clock.
+            store = RedisBreakerStore(self._redis, settings.breaker.window)
+            resilience = Resilience(name, settings, breaker_store=store, clock=time.time)
+        else:
+            resilience = Resilience(name, settings)
+        http = build_client(settings, source=name)
+        return _Source(
+            info=SourceInfo(name, cls.title, cls.operations),
+            connector=cls(settings, http),
+            resilience=resilience,
+            http=http,
+            settings=settings,
+            record_types=record_types(cls.Record),
+        )
+
+    async def aclose(self) -> None:
+        """Close every connector and client, and flush the audit trail."""
+        for source in self._sources.values():
+            try:
+                await source.connector.aclose()
+            finally:
+                await source.http.aclose()
+        self._sources.clear()
+        if self._audit is not None and self._owns_audit:
+            await self._audit.aclose()
+            self._audit = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        self._started = False
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # What is here
+
+    @property
+    def audit(self) -> AuditTrail:
+        if self._audit is None:
+            raise RuntimeError("the hub is not started; use `async with hub:`")
+        return self._audit
+
+    def observe(self, callback: Callable[[AuditEntry], None]) -> None:
+        """Call ``callback`` with every call's audit entry (metrics, tests)."""
+        self._observers.append(callback)
+
+    @property
+    def redis(self) -> Any:
+        """The Redis client shared state lives in, when ``redis_url`` is configured."""
+        return self._redis
+
+    async def breaker_states(self) -> dict[str, BreakerState]:
+        """Each source's circuit breaker state (for metrics)."""
+        return {name: await src.resilience.breaker.state() for name, src in self._sources.items()}
+
+    def sources(self, client: str | None = None) -> list[SourceInfo]:
+        """The configured sources, or those ``client`` may use."""
+        infos = [source.info for source in self._sources.values()]
+        if client is None or self.policy.open:
+            return infos
+        allowed = set(self.policy.sources(client))
+        return [info for info in infos if info.name in allowed]
+
+    async def health(self, *, max_age: float = 0.0) -> dict[str, Health]:
+        """Each source's health, checked concurrently with a short timeout.
+
+        Args:
+            max_age: Reuse a result younger than this many seconds, so that a storm
+                of readiness probes never becomes a storm upstream.
+        """
+        now = time.monotonic()
+        if self._health_cache is not None and now - self._health_cache[0] < max_age:
+            return self._health_cache[1]
+        names = list(self._sources)
+        results = await asyncio.gather(*(self._health_of(name) for name in names))
+        health = dict(zip(names, results, strict=True))
+        self._health_cache = (now, health)
+        return health
+
+    async def _health_of(self, name: str) -> Health:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                health = await self._sources[name].connector.health()
+        except TimeoutError:
+            return Health(status=HealthStatus.DOWN, detail="no answer in time")
+        except (HubError, httpx.HTTPError) as exc:
+            return Health(status=HealthStatus.DOWN, detail=type(exc).__name__)
+        if health.latency_ms is None:
+            elapsed = (time.perf_counter() - started) * 1000
+            health = health.model_copy(update={"latency_ms": round(elapsed, 2)})
+        return health
+
+    # The three operations
+
+    async def lookup(
+        self,
+        source: str,
+        query: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> LookupResult:
+        """Look a record up in ``source``.
+
+        Args:
+            source: The source's name, e.g. ``"population"``.
+            query: The query, as the source's ``Query`` model or its fields.
+            purpose: Who asks, for which procedure and dossier.
+            fields: The record fields wanted; None means all the client may see.
+            request_id: Carried to the upstream, the logs and the audit entry;
+                generated when absent.
+
+        Raises:
+            HubError: one of the typed errors; ``audit_id`` is set on it.
+        """
+
+        async def run(src: _Source, parsed: Query, call: Call, outcome: _Outcome) -> LookupResult:
+            record = await self._cached_lookup(src, parsed, call, outcome)
+            if src.connector.personal_data:
+                observe_sensitive(record)
+            keep = self._wanted_fields(src, call.purpose.client, fields)
+            if isinstance(record, Record):
+                minimised, kept = _minimise(record, keep)
+                answer: Record | tuple[Record, ...] = minimised
+            else:
+                answer = tuple(_minimise(item, keep)[0] for item in record)
+                kept = tuple(
+                    name
+                    for name in src.connector.Record.model_fields
+                    if keep is None or name in keep
+                )
+            outcome.fields = kept
+            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            return LookupResult(
+                src.info.name, answer, kept, audit_id, call.request_id, outcome.cache == "hit"
+            )
+
+        return await self._call(source, Operation.LOOKUP, query, purpose, request_id, run, fields)
+
+    async def verify(
+        self,
+        source: str,
+        claim: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> VerificationResult:
+        """Check claimed facts against ``source`` without revealing its data.
+
+        Args:
+            source: The source's name.
+            claim: The identifier and the facts to check, as the source's ``Claim``.
+            purpose: Who asks, for which procedure and dossier.
+            request_id: As for `lookup`.
+        """
+
+        async def run(
+            src: _Source, parsed: Query, call: Call, outcome: _Outcome
+        ) -> VerificationResult:
+            verification = await self._upstream(
+                src, call, outcome, lambda c: src.connector.verify(parsed, c)
+            )
+            outcome.fields = tuple(sorted(verification.matches))
+            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            return VerificationResult(src.info.name, verification, audit_id, call.request_id)
+
+        return await self._call(source, Operation.VERIFY, claim, purpose, request_id, run, None)
+
+    async def authenticate(
+        self,
+        source: str,
+        credential: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> AuthenticationResult:
+        """Turn a credential (e.g. a VNeID authorization code) into a verified identity.
+
+        Not retried: a one-time credential cannot be presented twice.
+        """
+
+        async def run(
+            src: _Source, parsed: Query, call: Call, outcome: _Outcome
+        ) -> AuthenticationResult:
+            identity = await self._upstream(
+                src, call, outcome, lambda c: src.connector.authenticate(parsed, c)
+            )
+            minimised, kept = _minimise(
+                identity, self._wanted_fields(src, call.purpose.client, fields)
+            )
+            assert isinstance(minimised, VerifiedIdentity)
+            outcome.fields = kept
+            outcome.subject = self.audit.pseudonymise(identity.national_id)
+            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            return AuthenticationResult(src.info.name, minimised, kept, audit_id, call.request_id)
+
+        return await self._call(
+            source, Operation.AUTHENTICATE, credential, purpose, request_id, run, fields
+        )
+
+    async def profile(
+        self,
+        national_id: str,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> Profile:
+        """One person across every source that can find her by national id, concurrently.
+
+        Each part is an ordinary look-up (authorized, resilient, audited on its own);
+        a source that fails leaves its part empty and its typed error in ``errors``.
+        Sources the client may not use are left out.
+
+        Args:
+            national_id: The person's 12-digit number.
+            purpose: Who asks, for which procedure and dossier.
+            request_id: Shared by every part; generated when absent.
+        """
+        request_id = request_id or new_request_id()
+        client = _parse_purpose(purpose).client
+        names = [
+            info.name
+            for info in self.sources(client)
+            if self._sources[info.name].connector.person_query(national_id) is not None
+            and Operation.LOOKUP in info.operations
+        ]
+
+        async def part(name: str) -> LookupResult | HubError:
+            query = self._sources[name].connector.person_query(national_id)
+            assert query is not None
+            try:
+                return await self.lookup(name, query, purpose=purpose, request_id=request_id)
+            except HubError as exc:
+                return exc
+
+        answers = await asyncio.gather(*(part(name) for name in names))
+        parts = {n: a for n, a in zip(names, answers, strict=True) if isinstance(a, LookupResult)}
+        errors = {n: a for n, a in zip(names, answers, strict=True) if isinstance(a, HubError)}
+        return Profile(national_id, parts, errors, request_id)
+
+    async def authorization_request(
+        self,
+        source: str,
+        *,
+        redirect_uri: str,
+        level: AssuranceLevel | int,
+        client: str,
+    ) -> AuthorizationRequest:
+        """Where to send a citizen to authenticate with ``source`` (e.g. VNeID).
+
+        Nothing personal is asked or returned, so nothing is audited; the call that
+        matters, `authenticate`, is.
+
+        Args:
+            source: A source that authenticates.
+            redirect_uri: Where the provider sends the citizen back (the portal's).
+            level: The level of assurance required (1 or 2).
+            client: The calling system, checked against its rules.
+        """
+        src = self._source(source)
+        self.policy.check(client, source, Operation.AUTHENTICATE)
+        if Operation.AUTHENTICATE not in src.info.operations:
+            raise InvalidQuery.for_field("source", f"{source} does not authenticate")
+        try:
+            wanted = AssuranceLevel(level)
+        except ValueError:
+            raise InvalidQuery.for_field("level", "must be 1 or 2") from None
+        if not redirect_uri.startswith(("https://", "http://")):
+            raise InvalidQuery.for_field("redirect_uri", "must be an absolute http(s) URL")
+        # It may fetch the provider's metadata and keys: a read, resilient like any other.
+        return await src.resilience.run(
+            lambda number: src.connector.authorization_request(redirect_uri, wanted),
+            deadline=time.monotonic() + src.connector.settings.deadline,
+            idempotent=True,
+            attempts=Attempts(),
+        )
+
+    # The pipeline
+
+    async def _call(
+        self,
+        source_name: str,
+        operation: Operation,
+        payload: Mapping[str, Any] | Query,
+        purpose: Purpose | Mapping[str, Any],
+        request_id: str | None,
+        run: Callable[[_Source, Query, Call, _Outcome], Awaitable[T]],
+        fields: Sequence[str] | None,
+    ) -> T:
+        if not self._started:
+            raise RuntimeError("the hub is not started; use `async with hub:`")
+        started = time.monotonic()
+        outcome = _Outcome(started=started)
+        call = Call(
+            source=source_name,
+            operation=operation,
+            request_id=request_id or new_request_id(),
+            purpose=Purpose.model_construct(client="", officer="", procedure="", dossier=""),
+            deadline=started,
+        )
+        known = self._sources.get(source_name)
+        personal = known is None or known.connector.personal_data
+        with redacting(_plain(payload) if personal else None):
+            try:
+                if not _REQUEST_ID.match(call.request_id):
+                    call = replace(call, request_id=new_request_id())
+                    raise InvalidQuery.for_field(
+                        "request_id", "must be 1 to 128 letters, digits or . _ : -"
+                    )
+                outcome.purpose = _parse_purpose(purpose)
+                call = replace(call, purpose=outcome.purpose)
+                src = self._source(source_name)
+                self.policy.check(outcome.purpose.client, source_name, operation)
+                parsed = _parse_payload(src, operation, payload)
+                subject = parsed.subject()
+                outcome.subject = self.audit.pseudonymise(subject) if subject else None
+                self._check_fields(src, fields)
+                settings = src.connector.settings
+                call = replace(call, deadline=started + settings.deadline)
+                token = current_request_id.set(call.request_id)
+                try:
+                    return await run(src, parsed, call, outcome)
+                finally:
+                    current_request_id.reset(token)
+            except HubError as exc:
+                exc.request_id = call.request_id
+                if exc.audit_id is None and not isinstance(exc, AuditUnavailable):
+                    exc.audit_id = await self._record(call, outcome, _outcome_of(exc), exc)
+                raise
+            finally:
+                elapsed = (time.monotonic() - started) * 1000
+                log.debug(
+                    "call",
+                    source=source_name,
+                    operation=operation.value,
+                    request_id=call.request_id,
+                    attempts=outcome.attempts,
+                    total_ms=round(elapsed, 2),
+                )
+
+    def _source(self, name: str) -> _Source:
+        try:
+            return self._sources[name]
+        except KeyError:
+            configured = ", ".join(self._sources) or "none"
+            shown = repr(name) if _SOURCE_NAME.match(name) else "of that form"
+            raise UnknownSource(
+                f"source: no configured source {shown}; configured: {configured}",
+                errors=[FieldError(("source",), f"not one of: {configured}")],
+            ) from None
+
+    async def _cached_lookup(
+        self, src: _Source, parsed: Query, call: Call, outcome: _Outcome
+    ) -> Record | Sequence[Record]:
+        """A look-up through the cache when it is enabled; a broken cache is a miss."""
+        cache = self._cache
+        if cache is None:
+            return await self._upstream(
+                src, call, outcome, lambda c: src.connector.lookup(parsed, c)
+            )
+        key = cache.key_for(src.info.name, parsed)
+        try:
+            cached = await cache.get(key, src.record_types)
+        except Exception as exc:  # Redis down: answer from the upstream instead
+            log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
+            cached = None
+        if cached is not None:
+            outcome.cache = "hit"
+            return cached
+        outcome.cache = "miss"
+        record = await self._upstream(src, call, outcome, lambda c: src.connector.lookup(parsed, c))
+        try:
+            await cache.put(key, record if isinstance(record, Record) else list(record))
+        except Exception as exc:
+            log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
+        return record
+
+    async def _upstream(
+        self,
+        src: _Source,
+        call: Call,
+        outcome: _Outcome,
+        attempt: Callable[[Call], Coroutine[Any, Any, T]],
+    ) -> T:
+        attempts = Attempts()
+        try:
+            return await src.resilience.run(
+                lambda number: attempt(replace(call, attempt=number)),
+                deadline=call.deadline,
+                idempotent=call.operation.idempotent,
+                attempts=attempts,
+            )
+        finally:
+            outcome.attempts = attempts.count
+            outcome.upstream_ms = round(attempts.upstream_ms, 3) if attempts.count else None
+
+    def _check_fields(self, src: _Source, fields: Sequence[str] | None) -> None:
+        if fields is None:
+            return
+        record_fields = src.connector.Record.model_fields
+        unknown = sorted(set(fields) - record_fields.keys())
+        if unknown:
+            raise InvalidQuery.for_field(
+                "fields",
+                f"unknown field(s) {', '.join(unknown)}; "
+                f"{src.info.name} records have {', '.join(record_fields)}",
+            )
+
+    def _wanted_fields(
+        self, src: _Source, client: str, fields: Sequence[str] | None
+    ) -> frozenset[str] | None:
+        """Asked for and allowed: requested fields the client may not see are dropped."""
+        allowed = self.policy.fields(client, src.info.name)
+        if fields is None:
+            return allowed
+        wanted = frozenset(fields)
+        return wanted if allowed is None else wanted & allowed
+
+    async def _record(
+        self, call: Call, outcome: _Outcome, result: Outcome, error: HubError | None
+    ) -> str | None:
+        """Append the call's audit entry; return its id once it is durable."""
+        purpose = outcome.purpose
+        entry = AuditEntry(
+            time=dt.datetime.now(dt.UTC),
+            node=self.audit.node,
+            request_id=call.request_id,
+            client=purpose.client if purpose else "",
+            officer=purpose.officer if purpose else "",
+            procedure=purpose.procedure if purpose else "",
+            dossier=purpose.dossier if purpose else "",
+            # A name that is not a source's cannot be written as one.
+            source=call.source if _SOURCE_NAME.match(call.source) else "unknown",
+            operation=call.operation.value,
+            subject=outcome.subject,
+            fields=sorted(outcome.fields) if result is Outcome.OK else [],
+            outcome=result,
+            error=error.kind if error is not None else None,
+            attempts=outcome.attempts,
+            upstream_ms=outcome.upstream_ms,
+            total_ms=round((time.monotonic() - outcome.started) * 1000, 3),
+            cache=outcome.cache,
+        )
+        try:
+            audit_id = await self.audit.append(entry)
+        except AuditUnavailable as exc:
+            if not self.settings.audit.fail_open:
+                exc.request_id = call.request_id
+                raise
+            log.error(
+                "AUDIT FAIL-OPEN: answering without an audit entry (development only)",
+                request_id=call.request_id,
+                source=call.source,
+            )
+            audit_id = None
+        for observe in self._observers:
+            observe(entry)
+        return audit_id
+
+
+def _plain(payload: Mapping[str, Any] | Query) -> Any:
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json")
+    return payload
+
+
+def _parse_purpose(purpose: Purpose | Mapping[str, Any]) -> Purpose:
+    if isinstance(purpose, Purpose):
+        return purpose
+    if not isinstance(purpose, Mapping):
+        raise InvalidQuery.for_field("purpose", "must give client, officer, procedure and dossier")
+    try:
+        return Purpose.model_validate(purpose)
+    except ValidationError as exc:
+        raise InvalidQuery.from_validation(exc, "purpose") from None
+
+
+def _parse_payload(src: _Source, operation: Operation, payload: Mapping[str, Any] | Query) -> Query:
+    connector = src.connector
+    if operation not in connector.operations:
+        supported = ", ".join(sorted(op.value for op in connector.operations))
+        raise InvalidQuery.for_field(
+            "operation",
+            f"{src.info.name} does not support {operation.value} (it supports {supported})",
+            source=src.info.name,
+        )
+    # Only the model of this operation: a connector that does not look up has no Query.
+    attribute = {
+        Operation.LOOKUP: "Query",
+        Operation.VERIFY: "Claim",
+        Operation.AUTHENTICATE: "Credential",
+    }
+    model: type[Query] | None = getattr(connector, attribute[operation], None)
+    assert model is not None, f"{src.info.name} lists {operation.value} without its model"
+    if isinstance(payload, model):
+        return payload
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump()
+    if not isinstance(payload, Mapping):
+        raise InvalidQuery.for_field("query", "must be an object", source=src.info.name)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidQuery.from_validation(exc, "query", source=src.info.name) from None
+
+
+def _outcome_of(error: HubError) -> Outcome:
+    if isinstance(error, InvalidQuery):
+        return Outcome.INVALID
+    if isinstance(error, NotFound):
+        return Outcome.NOT_FOUND
+    if error.status in (401, 403):
+        return Outcome.DENIED
+    return Outcome.FAILED
+
+
+def _register_secrets(settings: BaseModel) -> None:
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            register_secret(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            _register_secrets(value)
+
+
+class SyncHub:
+    """The same hub, blocking: for Django and Flask views, safe from several threads.
+
+    The asynchronous hub runs on an event loop in a thread of its own; each method
+    hands its call to that loop and waits for the answer.
+
+    Args:
+        settings: As for `Hub`.
+        audit: As for `Hub`.
+        connectors: As for `Hub`.
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings | None = None,
+        *,
+        audit: AuditTrail | None = None,
+        connectors: Mapping[str, type[Connector]] | None = None,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="hub-loop", daemon=True)
+        self._thread.start()
+        self._hub = Hub(settings, audit=audit, connectors=connectors)
+        try:
+            self._run(self._hub.start())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **overrides: Any) -> SyncHub:
+        """As `Hub.from_config`, blocking."""
+        return cls(load_settings(path, **overrides))
+
+    @property
+    def hub(self) -> Hub:
+        """The asynchronous hub underneath."""
+        return self._hub
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("SyncHub cannot be called from its own event loop")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def sources(self, client: str | None = None) -> list[SourceInfo]:
+        return self._hub.sources(client)
+
+    def health(self, *, max_age: float = 0.0) -> dict[str, Health]:
+        return self._run(self._hub.health(max_age=max_age))
+
+    def lookup(
+        self,
+        source: str,
+        query: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> LookupResult:
+        """As `Hub.lookup`, blocking."""
+        return self._run(
+            self._hub.lookup(source, query, purpose=purpose, fields=fields, request_id=request_id)
+        )
+
+    def verify(
+        self,
+        source: str,
+        claim: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> VerificationResult:
+        """As `Hub.verify`, blocking."""
+        return self._run(self._hub.verify(source, claim, purpose=purpose, request_id=request_id))
+
+    def authenticate(
+        self,
+        source: str,
+        credential: Mapping[str, Any] | Query,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        fields: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> AuthenticationResult:
+        """As `Hub.authenticate`, blocking."""
+        return self._run(
+            self._hub.authenticate(
+                source, credential, purpose=purpose, fields=fields, request_id=request_id
+            )
+        )
+
+    def profile(
+        self,
+        national_id: str,
+        *,
+        purpose: Purpose | Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> Profile:
+        """As `Hub.profile`, blocking."""
+        return self._run(self._hub.profile(national_id, purpose=purpose, request_id=request_id))
+
+    def authorization_request(
+        self, source: str, *, redirect_uri: str, level: AssuranceLevel | int, client: str
+    ) -> AuthorizationRequest:
+        """As `Hub.authorization_request`, blocking."""
+        return self._run(
+            self._hub.authorization_request(
+                source, redirect_uri=redirect_uri, level=level, client=client
+            )
+        )
+
+    def close(self) -> None:
+        """Close the hub (flushing the audit trail) and stop its loop."""
+        try:
+            self._run(self._hub.aclose())
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

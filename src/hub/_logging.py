@@ -1,0 +1,252 @@
+"""Structured logs (structlog) that never carry a national id, a name, a key or a token.
+
+Whatever a developer passes to a logger goes through `redact` before it is rendered,
+and so do the records of other libraries (httpx, zeep, uvicorn), which are routed
+through the same processors:
+
+- values under sensitive keys (``national_id``, ``full_name``, ``token``, ``password``,
+  any key naming a secret ...) are replaced;
+- in every other string, runs of 9 or more digits (national ids, legacy cards,
+  enterprise codes, licence numbers), JWTs and bearer credentials are replaced;
+- the values of the call in progress (its query and the record it returned, names
+  and addresses included) are replaced wherever they appear, as are the secrets of the
+  configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from hub._config import LoggingSettings
+
+__all__ = [
+    "configure_logging",
+    "get_logger",
+    "redact",
+    "redacting",
+    "register_secret",
+    "scrub",
+]
+
+REDACTED = "[redacted]"
+
+_SENSITIVE_KEY = re.compile(
+    r"national_id|legacy_id|full_name|^name$|_name$|^names?$|token|secret|password|passphrase|"
+    r"api_?key|private|authorization|cookie|credential|^code$|verifier|^nonce$|^state$|"
+    r"subject|dob|date_of_birth|address|phone|email",
+    re.IGNORECASE,
+)
+# Bounded by non-alphanumerics, so that hex request ids and hashes are left alone.
+_LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{9,}(?:-[0-9]{3})?(?![0-9A-Za-z])")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+
+# Values of the call in progress; set by the hub around each call.
+_call_values: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "hub_sensitive_values", default=frozenset()
+)
+_secrets: set[str] = set()
+# Testing seam: `hub.testing.LeakCheck` collects every value the hub marked sensitive.
+_observed: set[str] | None = None
+
+# Shorter values (a sex, a two-letter code) are not identifying, and replacing them
+# would make every log line unreadable.
+_MIN_SENSITIVE_LENGTH = 4
+
+
+def _identifying(text: str) -> bool:
+    """Whether a value could identify someone: not a short word, not a code-list value.
+
+    Statuses and enumerations ("deceased", "revoked", "female") are lowercase ASCII
+    words; names, addresses and numbers are not.
+    """
+    text = text.strip()
+    if len(text) < _MIN_SENSITIVE_LENGTH:
+        return False
+    return not (text.isascii() and text.isalpha() and text.islower())
+
+
+def register_secret(value: str) -> None:
+    """Never let this value (a key, a password, a client secret) reach a log line."""
+    if len(value) >= _MIN_SENSITIVE_LENGTH:
+        _secrets.add(value)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _strings(item)
+
+
+@contextlib.contextmanager
+def redacting(*values: Any) -> Iterator[None]:
+    """Within this block, the strings found in ``values`` are scrubbed from every log line.
+
+    Accepts strings, mappings and sequences (e.g. ``query.model_dump()``), nested.
+    """
+    found = {
+        form
+        for value in values
+        for text in _strings(value)
+        if _identifying(text)
+        for form in (text, text.strip(), unicodedata.normalize("NFD", text))
+    }
+    if _observed is not None:
+        _observed.update(text.strip() for text in found)
+    token = _call_values.set(_call_values.get() | found)
+    try:
+        yield
+    finally:
+        _call_values.reset(token)
+
+
+def observe_sensitive(value: Any) -> None:
+    """Tell an installed `hub.testing.LeakCheck` about personal values (a record's)."""
+    if _observed is not None:
+        if hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json")
+        elif isinstance(value, list | tuple):
+            value = [
+                item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+                for item in value
+            ]
+        _observed.update(text.strip() for text in _strings(value) if _identifying(text))
+
+
+def scrub(text: str) -> str:
+    """Remove identifiers, tokens, secrets and the current call's values from a text."""
+    for value in sorted(_call_values.get() | _secrets, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, REDACTED)
+    text = _JWT.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _LONG_NUMBER.sub(REDACTED, text)
+
+
+def _clean(key: str, value: Any) -> Any:
+    if _SENSITIVE_KEY.search(key) and value is not None:
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {str(k): _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(key, item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub(repr(value))
+
+
+# Keys whose values are safe as they are: added by structlog and the stdlib bridge, or
+# identifiers of the call itself, which operations need intact to trace it.
+_STRUCTURAL_KEYS = frozenset(
+    {"level", "timestamp", "logger", "logger_name", "request_id", "audit_id"}
+)
+
+
+def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """The structlog processor that makes a log line safe to write."""
+    return {
+        key: value if key in _STRUCTURAL_KEYS else _clean("event" if key == "event" else key, value)
+        for key, value in event_dict.items()
+    }
+
+
+# Attributes of a stdlib LogRecord, which ``extra`` may not overwrite.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _to_stdlib(logger: WrappedLogger, method: str, event_dict: EventDict) -> Any:
+    """Hand a redacted event to the stdlib logger: the event as message, the rest as extra."""
+    event = str(event_dict.pop("event", ""))
+    extra = {
+        (f"{key}_" if key in _RECORD_ATTRIBUTES else key): value
+        for key, value in event_dict.items()
+    }
+    return (event,), {"extra": extra}
+
+
+def get_logger(name: str) -> Any:
+    """A logger whose lines are redacted however the application configured logging.
+
+    The hub's own events are redacted here, before they reach the stdlib logger, so
+    that a portal that never calls `configure_logging` (Django and Flask set up
+    logging themselves) still cannot leak through them.
+    """
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.format_exc_info,
+            redact,
+            _to_stdlib,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
+_HANDLER_NAME = "hub"
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    """A stdlib formatter rendering redacted lines as "json" or for people ("console")."""
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+    else:
+        # Plain tracebacks: rich's pretty ones print local variables, personal data included.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.format_exc_info,
+            redact,
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def configure_logging(settings: LoggingSettings | None = None, *, stream: Any = None) -> None:
+    """Render every log line (the hub's and other libraries') as JSON or for people.
+
+    Records of other libraries (httpx, zeep, uvicorn) pass through the same redaction.
+
+    Args:
+        settings: Format ("json", "console", or "auto": console on a terminal) and level.
+        stream: Where lines go; standard error by default.
+    """
+    settings = settings or LoggingSettings()
+    stream = stream or sys.stderr
+    fmt = settings.format
+    if fmt == "auto":
+        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(fmt))
+    handler.set_name(_HANDLER_NAME)
+    root = logging.getLogger()
+    # Replace our own handler only: the application's (or a test runner's) stay.
+    root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
+    root.setLevel(settings.level.upper())
+    # httpx logs every request line at INFO, URL (and so identifiers) included.
+    for noisy in ("httpx", "httpcore", "zeep", "aiohttp.access", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,507 @@
+"""The embedded store: one SQLite file in WAL mode, durable at every commit.
+
+SQLite's calls block, so they run off the event loop: the writer's in a thread of its
+own (one connection, one transaction at a time), a snapshot's in worker threads.
+One process writes a node at a time, which an exclusive lock on a file next to the
+database (``audit.db.<node>.lock``) enforces; other nodes may share the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub.audit._store import (
+    CHUNK,
+    EARLIEST,
+    LATEST,
+    TILE_SIZE,
+    Batch,
+    EntryRow,
+    Head,
+    ReportRow,
+    Snapshot,
+    Store,
+    StoredCheckpoint,
+    StoreError,
+    head_from,
+)
+from hub.audit.merkle import leaf_hash
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+#: The subject index is keyed (node, run, subject), a run being 2**12 consecutive
+#: entries. Pseudonyms are random: indexed across the whole tree, each new entry would
+#: land on a page of its own, and every commit would write (and sync) a page per entry.
+#: Within the current run they fall on a few pages at the end of the index, which keeps
+#: appends three times faster; a search probes each run, a few hundred per million.
+RUN_SHIFT = 12
+#: The page cache of each connection, KiB.
+CACHE_KIB = 32 * 1024
+#: Rows one INSERT statement adds (5 parameters each, below SQLite's 32,766).
+ROWS_PER_INSERT = 512
+
+_GENERATED = {
+    "time": "TEXT",
+    "subject": "TEXT",
+    "client": "TEXT",
+    "officer": "TEXT",
+    "procedure": "TEXT",
+    "dossier": "TEXT",
+    "source": "TEXT",
+    "operation": "TEXT",
+    "outcome": "TEXT",
+    "upstream_ms": "REAL",
+}
+
+
+def _schema() -> str:
+    generated = "".join(
+        f"    {name} {kind} GENERATED ALWAYS AS (json_extract(body, '$.entry.{name}')) VIRTUAL,\n"
+        for name, kind in _GENERATED.items()
+    )
+    refuse = "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table}\n"
+        f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;\n"
+        for table in ("audit_entries", "audit_checkpoints")
+        for verb in ("update", "delete")
+    )
+    return (
+        "CREATE TABLE IF NOT EXISTS audit_entries (\n"
+        "    node TEXT NOT NULL,\n"
+        "    idx INTEGER NOT NULL,\n"
+        "    leaf BLOB NOT NULL,\n"
+        "    body TEXT NOT NULL,\n"
+        "    tile BLOB,\n"
+        f"{generated}"
+        "    UNIQUE (node, idx)\n"
+        ");\n"
+        # Subjects are indexed per run of entries (see RUN_SHIFT), not across the tree.
+        f"CREATE INDEX IF NOT EXISTS audit_entries_by_subject"
+        f" ON audit_entries (node, idx >> {RUN_SHIFT}, subject);\n"
+        "CREATE INDEX IF NOT EXISTS audit_entries_by_time ON audit_entries (time);\n"
+        "CREATE INDEX IF NOT EXISTS audit_entries_tiles ON audit_entries (node, idx)"
+        " WHERE tile IS NOT NULL;\n"
+        "CREATE TABLE IF NOT EXISTS audit_checkpoints (\n"
+        "    node TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,\n"
+        "    signature BLOB NOT NULL,\n"
+        "    PRIMARY KEY (node, seq)\n"
+        ") WITHOUT ROWID;\n"
+        f"{refuse}"
+        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+    )
+
+
+@functools.cache
+def _insert_entries(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO audit_entries (node, idx, leaf, body, tile) VALUES {values}"  # noqa: S608
+
+
+def _error(exc: BaseException) -> StoreError:
+    # The error's name (SQLITE_BUSY, SQLITE_FULL ...) says what happened without
+    # quoting a statement or a row.
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return StoreError(f"SQLite: {name}")
+
+
+class SqliteStore(Store):
+    """The audit trail in a SQLite file.
+
+    Args:
+        path: The database file; created (with its directory) by the first writer.
+        timeout: Seconds a statement waits for another connection's lock.
+    """
+
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        self.path = path
+        self.description = f"sqlite:///{path}"
+        self._timeout = timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._lock_node: str | None = None
+        # Set when a commit fails or is abandoned: the batches queued behind it were
+        # planned on top of it and must not be committed. Cleared by open_writer.
+        self._broken = False
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.description!r})"
+
+    async def _in_writer(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in the writer's thread; a cancelled wait interrupts the statement."""
+        future = self._executor.submit(fn)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            conn = self._conn
+            if conn is not None:
+                conn.interrupt()
+            raise
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = str(self.path)
+            uri = False
+        else:
+            if not self.path.is_file():
+                raise StoreError(f"no audit trail at {self.path}")
+            target = f"{self.path.absolute().as_uri()}?mode=rw"
+            uri = True
+        try:
+            conn = sqlite3.connect(
+                target,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=uri,
+            )
+        except sqlite3.Error as exc:
+            raise _error(exc) from None
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit returns once the WAL is on disk, so an acknowledged
+            # entry survives a power cut, not only a crash of the process.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _error(exc) from None
+        return conn
+
+    # The writer
+
+    def _lock(self, node: str) -> None:
+        if self._lock_node == node:
+            return
+        path = self.path.with_name(f"{self.path.name}.{node}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"another process is writing node {node} of this trail") from None
+        self._lock_fd, self._lock_node = fd, node
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+        self._lock_fd = self._lock_node = None
+
+    def _open_writer(self, node: str) -> Head:
+        self._broken = False
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        conn = self._connect(create=True)
+        try:
+            self._lock(node)
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                # IF NOT EXISTS under the write lock: writers starting together agree.
+                conn.executescript(f"BEGIN IMMEDIATE;\n{_schema()}COMMIT;")
+            conn.execute("BEGIN")
+            try:
+                head = _read_head(conn, node)
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _error(exc) from None
+        except StoreError:
+            conn.close()
+            raise
+        self._conn = conn
+        return head
+
+    async def open_writer(self, node: str) -> Head:
+        return await self._in_writer(lambda: self._open_writer(node))
+
+    def _commit(self, node: str, batch: Batch) -> None:
+        conn = self._conn
+        if conn is None or self._broken:
+            raise StoreError("an earlier commit failed; the writer must read the tree back")
+        if not (batch.entries or batch.checkpoints):
+            return
+        # Many rows per statement: one trip into SQLite, and one wait for the GIL on the
+        # way back, per statement rather than per row. A batch that is one statement
+        # needs no BEGIN and COMMIT: the statement is its own transaction.
+        statements: list[tuple[str, list[object]]] = []
+        entries = batch.entries
+        for start in range(0, len(entries), ROWS_PER_INSERT):
+            chunk = entries[start : start + ROWS_PER_INSERT]
+            params: list[object] = []
+            for index, leaf, body, tile in chunk:
+                params += (node, index, leaf, body.decode(), tile)
+            statements.append((_insert_entries(len(chunk)), params))
+        for checkpoint in batch.checkpoints:
+            statements.append(
+                (
+                    "INSERT INTO audit_checkpoints (node, seq, body, signature)"
+                    " VALUES (?, ?, ?, ?)",
+                    [node, checkpoint.seq, checkpoint.body.decode(), checkpoint.signature],
+                )
+            )
+        try:
+            if len(statements) == 1:
+                conn.execute(*statements[0])
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:
+            self._broken = True
+            if isinstance(exc, sqlite3.Error):
+                raise _error(exc) from None
+            raise
+
+    async def commit(self, node: str, batch: Batch) -> None:
+        future = self._executor.submit(self._commit, node, batch)
+        try:
+            await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            self._broken = True
+            # Not started: dropped from the queue. Started: its statement is interrupted.
+            if not future.cancel() and self._conn is not None:
+                self._conn.interrupt()
+            raise
+
+    def _probe(self) -> None:
+        conn = self._connect(create=False)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise _error(exc) from None
+        finally:
+            conn.close()
+
+    async def probe(self) -> None:
+        await asyncio.to_thread(self._probe)
+
+    def _close_writer(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._unlock()
+
+    async def close_writer(self) -> None:
+        await self._in_writer(self._close_writer)
+
+    async def aclose(self) -> None:
+        await self.close_writer()
+        self._executor.shutdown(wait=True)
+
+    # Reading
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        conn = await asyncio.to_thread(self._connect, create=False)
+        try:
+            (version,) = await asyncio.to_thread(
+                lambda: conn.execute("PRAGMA user_version").fetchone()
+            )
+            if version < SCHEMA_VERSION:
+                raise StoreError(f"no audit trail in {self.path}")
+            # A read transaction: every query below sees the same state of the file.
+            await asyncio.to_thread(conn.execute, "BEGIN")
+            yield _SqliteSnapshot(conn)
+        finally:
+            await asyncio.to_thread(conn.close)
+
+
+def _read_head(conn: sqlite3.Connection, node: str) -> Head:
+    (highest,) = conn.execute(
+        "SELECT max(idx) FROM audit_entries WHERE node = ?", (node,)
+    ).fetchone()
+    size = 0 if highest is None else highest + 1
+    tiles = [
+        (index // TILE_SIZE, value)
+        for index, value in conn.execute(
+            "SELECT idx, tile FROM audit_entries WHERE node = ? AND tile IS NOT NULL ORDER BY idx",
+            (node,),
+        ).fetchall()
+    ]
+    start = size // TILE_SIZE * TILE_SIZE
+    tail_rows = conn.execute(
+        "SELECT idx, CAST(body AS BLOB) FROM audit_entries WHERE node = ? AND idx >= ?"
+        " ORDER BY idx",
+        (node, start),
+    ).fetchall()
+    if [index for index, _ in tail_rows] != list(range(start, size)):
+        raise StoreError("entries are missing from the store; run `hub audit verify`")
+    head = head_from(size, tiles, [leaf_hash(body) for _, body in tail_rows])
+    row = conn.execute(
+        "SELECT seq, CAST(body AS BLOB), signature FROM audit_checkpoints WHERE node = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (node,),
+    ).fetchone()
+    if row is not None:
+        head.checkpoint = StoredCheckpoint(seq=row[0], body=row[1], signature=row[2])
+    return head
+
+
+class _SqliteSnapshot(Snapshot):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def _all(self, sql: str, *params: Any) -> list[Any]:
+        def run() -> list[Any]:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _error(exc) from None
+
+        return await asyncio.to_thread(run)
+
+    async def _chunks(self, sql: str, *params: Any) -> AsyncIterator[list[Any]]:
+        cursor = self._conn.cursor()
+
+        def first() -> list[Any]:
+            try:
+                return cursor.execute(sql, params).fetchmany(CHUNK)
+            except sqlite3.Error as exc:
+                raise _error(exc) from None
+
+        def more() -> list[Any]:
+            try:
+                return cursor.fetchmany(CHUNK)
+            except sqlite3.Error as exc:
+                raise _error(exc) from None
+
+        try:
+            rows = await asyncio.to_thread(first)
+            while rows:
+                # The next chunk is read in its thread while the caller works on this one.
+                following = asyncio.ensure_future(asyncio.to_thread(more))
+                try:
+                    yield rows
+                finally:
+                    rows = await following
+        finally:
+            cursor.close()
+
+    async def nodes(self) -> list[str]:
+        def run() -> list[str]:
+            # One index seek per node, where DISTINCT would read the whole index.
+            found: set[str] = set()
+            for table in ("audit_entries", "audit_checkpoints"):
+                (node,) = self._conn.execute(f"SELECT min(node) FROM {table}").fetchone()  # noqa: S608
+                while node is not None:
+                    found.add(node)
+                    (node,) = self._conn.execute(
+                        f"SELECT min(node) FROM {table} WHERE node > ?",  # noqa: S608
+                        (node,),
+                    ).fetchone()
+            return sorted(found)
+
+        try:
+            return await asyncio.to_thread(run)
+        except sqlite3.Error as exc:
+            raise _error(exc) from None
+
+    async def size(self, node: str) -> int:
+        ((highest,),) = await self._all("SELECT max(idx) FROM audit_entries WHERE node = ?", node)
+        return 0 if highest is None else int(highest) + 1
+
+    async def checkpoints(self, node: str) -> list[StoredCheckpoint]:
+        rows = await self._all(
+            "SELECT seq, CAST(body AS BLOB), signature FROM audit_checkpoints"
+            " WHERE node = ? ORDER BY seq",
+            node,
+        )
+        return [StoredCheckpoint(seq=seq, body=body, signature=sig) for seq, body, sig in rows]
+
+    async def newest_checkpoint(self, node: str) -> StoredCheckpoint | None:
+        rows = await self._all(
+            "SELECT seq, CAST(body AS BLOB), signature FROM audit_checkpoints"
+            " WHERE node = ? ORDER BY seq DESC LIMIT 1",
+            node,
+        )
+        return (
+            StoredCheckpoint(seq=rows[0][0], body=rows[0][1], signature=rows[0][2])
+            if rows
+            else None
+        )
+
+    async def tiles(self, node: str, count: int | None = None) -> list[tuple[int, bytes]]:
+        limit = -1 if count is None else count
+        rows = await self._all(
+            "SELECT idx, tile FROM audit_entries WHERE node = ? AND tile IS NOT NULL"
+            " ORDER BY idx LIMIT ?",
+            node,
+            limit,
+        )
+        return [(index // TILE_SIZE, value) for index, value in rows]
+
+    async def bodies(self, node: str, start: int, end: int) -> list[tuple[int, bytes]]:
+        rows = await self._all(
+            "SELECT idx, CAST(body AS BLOB) FROM audit_entries"
+            " WHERE node = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            node,
+            start,
+            end,
+        )
+        return [(index, body) for index, body in rows]
+
+    async def entries(self, node: str) -> AsyncIterator[list[EntryRow]]:
+        async for rows in self._chunks(
+            "SELECT idx, leaf, CAST(body AS BLOB) FROM audit_entries WHERE node = ? ORDER BY idx",
+            node,
+        ):
+            yield rows
+
+    async def find(
+        self, subject: str, since: str | None, until: str | None
+    ) -> list[tuple[str, int, bytes]]:
+        found: list[tuple[str, str, int, bytes]] = []
+        for node in await self.nodes():
+            size = await self.size(node)
+            if size == 0:
+                continue
+            # One probe of the subject index per run of the node's entries; the index's
+            # expression must be written as it is in the index, hence no parameter.
+            rows = await self._all(
+                "WITH RECURSIVE runs(run) AS"  # noqa: S608 (RUN_SHIFT is a constant)
+                " (SELECT 0 UNION ALL SELECT run + 1 FROM runs WHERE run < ?)"
+                " SELECT e.time, e.idx, CAST(e.body AS BLOB) FROM runs"
+                " CROSS JOIN audit_entries AS e INDEXED BY audit_entries_by_subject"
+                f" WHERE e.node = ? AND e.idx >> {RUN_SHIFT} = runs.run AND e.subject = ?"
+                " AND e.time >= ? AND e.time < ?",
+                (size - 1) >> RUN_SHIFT,
+                node,
+                subject,
+                since or EARLIEST,
+                until or LATEST,
+            )
+            found += [(when, node, index, body) for when, index, body in rows]
+        found.sort()
+        return [(node, index, body) for _, node, index, body in found]
+
+    async def report_rows(
+        self, since: str | None, until: str | None
+    ) -> AsyncIterator[list[ReportRow]]:
+        async for rows in self._chunks(
+            "SELECT node, client, officer, procedure, dossier, source, operation, outcome,"
+            " upstream_ms FROM audit_entries WHERE time >= ? AND time < ?",
+            since or EARLIEST,
+            until or LATEST,
+        ):
+            yield [ReportRow(*row) for row in rows]
