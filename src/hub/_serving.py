@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -100,16 +101,29 @@ class _SignalFreeServer(uvicorn.Server):
         yield
 
 
-async def serve_forever(apps: Sequence[tuple[Any, socket.socket]], **options: Any) -> None:
-    """Serve several apps, each on its own socket, in this event loop until cancelled.
+async def serve_forever(
+    apps: Sequence[tuple[Any, socket.socket]], *, handle_signals: bool = False, **options: Any
+) -> None:
+    """Serve several mock apps, each on its own socket, in this event loop.
 
-    Ctrl-C reaches the event loop as KeyboardInterrupt and stops them all together.
+    Args:
+        apps: (ASGI app, listening socket) pairs.
+        handle_signals: Stop them all on SIGINT or SIGTERM (when this process is theirs);
+            otherwise they run until the task is cancelled.
+        options: Further ``uvicorn.Config`` options.
     """
+    # Mocks need no start-up or shutdown work; without lifespan a cancel is quiet.
+    options.setdefault("lifespan", "off")
     servers = [_SignalFreeServer(_config(app, **options)) for app, _ in apps]
-    try:
-        await asyncio.gather(
-            *(server.serve(sockets=[sock]) for server, (_, sock) in zip(servers, apps, strict=True))
-        )
-    finally:
-        for server in servers:
-            server.should_exit = True
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stop_all, servers)
+    await asyncio.gather(
+        *(server.serve(sockets=[sock]) for server, (_, sock) in zip(servers, apps, strict=True))
+    )
+
+
+def _stop_all(servers: Sequence[uvicorn.Server]) -> None:
+    for server in servers:
+        server.should_exit = True

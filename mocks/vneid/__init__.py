@@ -1,0 +1,5 @@
+"""The VNeID mock: an OpenID Connect provider (code flow, PKCE, private_key_jwt, ES256)."""
+
+from mocks.vneid._app import create_app, hub_settings
+
+__all__ = ["create_app", "hub_settings"]
