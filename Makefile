@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: run test lint bench fmt clean
 
 run: $(STAMP)
-	$(VENV)/bin/hub demo
+	$(VENV)/bin/hub serve --mocks
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

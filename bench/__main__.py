@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["http_transports", "audit_append", "audit_verify"]
+BENCHMARKS = ["http_transports", "audit_append", "audit_verify", "sidecar"]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or BENCHMARKS

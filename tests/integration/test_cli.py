@@ -87,7 +87,8 @@ def test_lookup_prints_a_table_for_people(config):
     key = sample(urls["population"], "citizen")
     result = run("lookup", "population", f"national_id={key}", *PURPOSE, "--config", str(path))
     assert result.exit_code == 0, result.output
-    assert "full_name" in result.output and "audit id" in result.output
+    assert "full_name" in result.output
+    assert "audit id" in result.output
 
 
 def test_a_catalog_entry_is_found(config):
@@ -205,7 +206,8 @@ def test_mocks_serve_starts_every_mock_and_writes_a_config(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=20)[0]
-    assert "population" in output and f"127.0.0.1:{base}" in output
+    assert "population" in output
+    assert f"127.0.0.1:{base}" in output
     assert "Traceback" not in output
 
 

@@ -44,9 +44,11 @@ async def test_a_representative_is_found_in_every_register(hub, mocks):
     assert set(profile.parts) == set(PERSON_SOURCES)
     assert profile.errors == {}
     citizen = profile.parts["population"].record
-    assert isinstance(citizen, Citizen) and citizen.national_id == national_id
+    assert isinstance(citizen, Citizen)
+    assert citizen.national_id == national_id
     enterprises = profile.parts["business"].record
-    assert enterprises and all(isinstance(e, Enterprise) for e in enterprises)
+    assert enterprises
+    assert all(isinstance(e, Enterprise) for e in enterprises)
     assert all(
         any(rep.national_id == national_id for rep in e.legal_representatives) for e in enterprises
     )
@@ -56,7 +58,8 @@ async def test_a_representative_is_found_in_every_register(hub, mocks):
         for licence in licences
     )
     audit_ids = {part.audit_id for part in profile.parts.values()}
-    assert len(audit_ids) == 3 and None not in audit_ids
+    assert len(audit_ids) == 3
+    assert None not in audit_ids
     assert len({part.request_id for part in profile.parts.values()}) == 1
 
 

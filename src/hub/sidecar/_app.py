@@ -1,0 +1,673 @@
+"""The sidecar: the hub as an HTTP + JSON service for every portal of a province.
+
+Upstream credentials, retries, rules and the audit trail live here; a portal only
+speaks plain HTTP. Clients authenticate with API keys (stored hashed) or client
+certificates; per-client rules (default deny) say which sources, operations and
+fields; the client in a purpose always comes from the authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import orjson
+import structlog
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub._config import HubSettings
+from hub._hub import Hub, LookupResult
+from hub._logging import get_logger
+from hub._purpose import Purpose
+from hub.connector import HealthStatus, Operation
+from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery, Unauthenticated
+from hub.sidecar._auth import Authenticator
+from hub.sidecar._metrics import Metrics
+from hub.sidecar._problems import MEDIA_TYPE, Problem, from_error, problem, problem_body
+from hub.sidecar._ratelimit import MemoryRateLimiter, RateLimiter
+
+__all__ = ["create_app"]
+
+log = get_logger("hub.sidecar")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON = "application/json"
+# How long /readyz waits for the audit store before calling it down.
+_READINESS_TIMEOUT = 1.0
+
+
+_PURPOSE_TEXT: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": 128,
+    "pattern": r"^[^\x00-\x1f\x7f]+$",
+}
+
+
+class PurposeIn(BaseModel):
+    """Why the look-up is made. The client is the authenticated one; if given, it must match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    officer: str = Field(examples=["cb.0042"], **_PURPOSE_TEXT)
+    procedure: str = Field(examples=["1.001757"], **_PURPOSE_TEXT)
+    dossier: str = Field(examples=["H37.22-240315-0001"], **_PURPOSE_TEXT)
+    client: str | None = Field(default=None, description="Optional; must be the caller itself")
+
+
+class OperationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: dict[str, Any] = Field(examples=[{"national_id": "037090001234"}])
+    purpose: PurposeIn
+    fields: list[str] | None = Field(default=None, description="Record fields wanted")
+
+
+class ProfileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str = Field(examples=["037090001234"])
+    purpose: PurposeIn
+
+
+class LookupAnswer(BaseModel):
+    source: str
+    record: dict[str, Any] | list[dict[str, Any]]
+    audit_id: str | None
+    cached: bool
+
+
+class VerifyAnswer(BaseModel):
+    source: str
+    verification: dict[str, Any]
+    audit_id: str | None
+    cached: bool
+
+
+class AuthenticateAnswer(BaseModel):
+    source: str
+    identity: dict[str, Any]
+    audit_id: str | None
+    cached: bool
+
+
+class SourceHealth(BaseModel):
+    status: Literal["up", "down"]
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+class SourceOut(BaseModel):
+    name: str
+    title: str
+    operations: list[str]
+    health: SourceHealth
+
+
+class SourcesAnswer(BaseModel):
+    sources: list[SourceOut]
+
+
+class AuthorizationAnswer(BaseModel):
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    level: int
+
+
+class ProfileAnswer(BaseModel):
+    national_id: str
+    parts: dict[str, LookupAnswer]
+    errors: dict[str, Problem]
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, description in {
+        401: "No or unknown credentials",
+        403: "Not allowed for this client",
+        404: "No such record (or source)",
+        409: "The purpose names another client",
+        413: "Body too large",
+        415: "Body is not JSON",
+        422: "Invalid input; `errors` names each field",
+        429: "Rate limited; see Retry-After",
+        502: "Bad answer from upstream",
+        503: "Upstream or audit trail unavailable",
+        504: "Deadline exceeded",
+    }.items()
+}
+
+
+def _json(payload: Any, *, status: int = 200, audit_id: str | None = None) -> Response:
+    headers = {"X-Audit-Id": audit_id} if audit_id else None
+    return Response(orjson.dumps(payload), status_code=status, media_type=_JSON, headers=headers)
+
+
+class _Edge:
+    """ASGI middleware: request ids, body size, metrics; errors nobody else caught.
+
+    Plain ASGI rather than a framework middleware: it runs on every request, and the
+    hot path must stay lean.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(request_id, scope, receive, send)
+            return
+        # Read the (small) body here, within the limit, so that an over-long chunked
+        # body is refused before any handler sees a byte of it.
+        body = bytearray()
+        more = scope["method"] not in ("GET", "HEAD")
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._too_large(request_id, scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+                self.metrics.requests.labels(str(message["status"])).inc()
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, replay, send_with_id)
+        except Exception:
+            log.exception("unhandled error in the sidecar")
+            if not started:
+                response = problem(
+                    500, "internal", "Internal error", "the request failed", request_id=request_id
+                )
+                await response(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    async def _too_large(self, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413,
+            "body_too_large",
+            "Body too large",
+            f"request bodies are limited to {self.max_body} bytes",
+            request_id=request_id,
+            headers={"X-Request-ID": request_id},
+        )
+        await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
+    """The sidecar's ASGI app.
+
+    Args:
+        settings: The hub's configuration; its ``clients`` are the sidecar's clients.
+        hub: A hub to serve (started and closed by the app's lifespan); by default one
+            built from ``settings``.
+    """
+    metrics = Metrics()
+    the_hub = hub or Hub(settings)
+    the_hub.observe(metrics.observe)
+    authenticator = Authenticator(settings.clients)
+    limiter: RateLimiter = MemoryRateLimiter()
+    readiness: dict[str, Any] = {"at": -math.inf, "answer": None}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal limiter
+        await the_hub.start()
+        if the_hub.redis is not None:
+            from hub._redis import RedisRateLimiter
+
+            limiter = RedisRateLimiter(the_hub.redis)
+        log.info("sidecar started", sources=[info.name for info in the_hub.sources()])
+        try:
+            yield
+        finally:
+            # In-flight requests have finished (uvicorn waits for them); flush the trail.
+            await the_hub.aclose()
+            log.info("sidecar stopped; audit trail flushed")
+
+    app = FastAPI(
+        title="Liên thông sidecar",
+        version="1",
+        description=__doc__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    async def caller(request: Request) -> str:
+        """The authenticated client, rate limited."""
+        tls = request.scope.get("extensions", {}).get("tls", {})
+        client = authenticator.client(
+            request.headers.get("authorization"), tls.get("client_cert_name")
+        )
+        rules = settings.clients[client]
+        if rules.rate is not None:
+            wait = await limiter.take(
+                client, rules.rate, rules.burst or max(1, math.ceil(rules.rate))
+            )
+            if wait > 0:
+                raise _RateLimited(wait)
+        return client
+
+    def request_id(request: Request) -> str:
+        return str(request.scope["state"]["request_id"])
+
+    async def guarded(request: Request, handler: Callable[[str], Awaitable[Response]]) -> Response:
+        try:
+            return await handler(await caller(request))
+        except _RateLimited as limited:
+            return problem(
+                429,
+                "rate_limited",
+                "Too many requests",
+                "this client's rate limit is reached",
+                request_id=request_id(request),
+                headers={"Retry-After": str(max(1, math.ceil(limited.wait)))},
+            )
+        except HubError as error:
+            response = from_error(error, request_id(request))
+            if isinstance(error, Unauthenticated):
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+
+    async def body_of(request: Request, model: type[BaseModel]) -> Any:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != _JSON:
+            raise _Unsupported
+        raw = await request.body()
+        try:
+            return model.model_validate(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            raise _BadBody(
+                [{"field": "body", "message": "not valid JSON (or nested too deeply)"}]
+            ) from None
+        except ValidationError as exc:
+            # Paths as in the body: purpose.officer, query, fields.0 ...
+            invalid = InvalidQuery.from_validation(exc, "")
+            raise _BadBody([error.as_dict() for error in invalid.errors]) from None
+
+    def purpose_of(given: PurposeIn, client: str) -> Purpose | dict[str, str]:
+        if given.client is not None and given.client != client:
+            raise _Conflict
+        # Validated by the hub, which names the field at fault.
+        return {
+            "client": client,
+            "officer": given.officer,
+            "procedure": given.procedure,
+            "dossier": given.dossier,
+        }
+
+    async def operate(request: Request, source: str, operation: Operation) -> Response:
+        try:
+            body = await body_of(request, OperationRequest)
+        except (_Unsupported, _BadBody) as bad:
+            return bad.response(request_id(request))
+
+        async def handle(client: str) -> Response:
+            try:
+                purpose = purpose_of(body.purpose, client)
+            except _Conflict as conflict:
+                return conflict.response(request_id(request))
+            rid = request_id(request)
+            if operation is Operation.LOOKUP:
+                found = await the_hub.lookup(
+                    source, body.query, purpose=purpose, fields=body.fields, request_id=rid
+                )
+                return _json(_lookup_answer(found), audit_id=found.audit_id)
+            if operation is Operation.VERIFY:
+                checked = await the_hub.verify(source, body.query, purpose=purpose, request_id=rid)
+                payload = {
+                    "source": checked.source,
+                    "verification": checked.verification.model_dump(mode="json"),
+                    "audit_id": checked.audit_id,
+                    "cached": False,
+                }
+                return _json(payload, audit_id=checked.audit_id)
+            known = await the_hub.authenticate(
+                source, body.query, purpose=purpose, fields=body.fields, request_id=rid
+            )
+            payload = {
+                "source": known.source,
+                "identity": known.data(),
+                "audit_id": known.audit_id,
+                "cached": False,
+            }
+            return _json(payload, audit_id=known.audit_id)
+
+        return await guarded(request, handle)
+
+    responses: dict[int | str, dict[str, Any]] = _PROBLEMS
+
+    @app.post(
+        "/v1/sources/{source}/lookup",
+        response_model=LookupAnswer,
+        responses=responses,
+        openapi_extra=_body_schema(OperationRequest),
+    )
+    async def lookup(
+        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    ) -> Response:
+        """Look a record up; the answer holds only the fields this client may see."""
+        return await operate(request, source, Operation.LOOKUP)
+
+    @app.post(
+        "/v1/sources/{source}/verify",
+        response_model=VerifyAnswer,
+        responses=responses,
+        openapi_extra=_body_schema(OperationRequest),
+    )
+    async def verify(
+        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    ) -> Response:
+        """Check facts against a register: per field match / mismatch / unknown."""
+        return await operate(request, source, Operation.VERIFY)
+
+    @app.post(
+        "/v1/sources/{source}/authenticate",
+        response_model=AuthenticateAnswer,
+        responses=responses,
+        openapi_extra=_body_schema(OperationRequest),
+    )
+    async def authenticate(
+        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    ) -> Response:
+        """Exchange a credential (a VNeID authorization code) for a verified identity."""
+        return await operate(request, source, Operation.AUTHENTICATE)
+
+    @app.get(
+        "/v1/sources/{source}/authorization",
+        response_model=AuthorizationAnswer,
+        responses=responses,
+    )
+    async def authorization(
+        request: Request,
+        source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
+        redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[^\s]+$"),
+        level: int = Query(ge=1, le=2),
+    ) -> Response:
+        """Where to send the citizen to authenticate; the state, nonce and PKCE verifier to keep."""
+
+        async def handle(client: str) -> Response:
+            made = await the_hub.authorization_request(
+                source, redirect_uri=redirect_uri, level=level, client=client
+            )
+            return _json(made.model_dump(mode="json"))
+
+        return await guarded(request, handle)
+
+    @app.get("/v1/sources", response_model=SourcesAnswer, responses=responses)
+    async def sources(request: Request) -> Response:
+        """The sources this client may use, their operations and their health."""
+
+        async def handle(client: str) -> Response:
+            health = await the_hub.health(max_age=settings.sidecar.readiness_cache_seconds)
+            listed = []
+            for info in the_hub.sources(client):
+                allowed = sorted(
+                    op.value
+                    for op in info.operations
+                    if the_hub.policy.allows(client, info.name, op)
+                )
+                listed.append(
+                    {
+                        "name": info.name,
+                        "title": info.title,
+                        "operations": allowed,
+                        "health": health[info.name].model_dump(mode="json"),
+                    }
+                )
+            return _json({"sources": listed})
+
+        return await guarded(request, handle)
+
+    @app.post(
+        "/v1/profile",
+        response_model=ProfileAnswer,
+        responses=responses,
+        openapi_extra=_body_schema(ProfileRequest),
+    )
+    async def profile(request: Request) -> Response:
+        """One citizen across every source that knows her, each part audited on its own."""
+        try:
+            body = await body_of(request, ProfileRequest)
+        except (_Unsupported, _BadBody) as bad:
+            return bad.response(request_id(request))
+
+        async def handle(client: str) -> Response:
+            try:
+                purpose = purpose_of(body.purpose, client)
+            except _Conflict as conflict:
+                return conflict.response(request_id(request))
+            found = await the_hub.profile(
+                body.national_id, purpose=purpose, request_id=request_id(request)
+            )
+            return _json(
+                {
+                    "national_id": found.national_id,
+                    "parts": {name: _lookup_answer(part) for name, part in found.parts.items()},
+                    "errors": {name: problem_body(error) for name, error in found.errors.items()},
+                }
+            )
+
+        return await guarded(request, handle)
+
+    @app.get("/v1/audit/{audit_id}/proof", responses=responses)
+    async def audit_proof(
+        request: Request,
+        audit_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"),
+    ) -> Response:
+        """The inclusion proof of an audit entry against the newest checkpoint (inspectors)."""
+
+        async def handle(client: str) -> Response:
+            if not the_hub.policy.has_role(client, "inspector"):
+                raise Forbidden("audit proofs are for clients with the inspector role")
+            proof = await the_hub.audit.proof(audit_id)
+            return _json(proof.model_dump(mode="json"))
+
+        return await guarded(request, handle)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        """Alive: the process answers."""
+        return _json({"status": "alive"})
+
+    @app.get(
+        "/readyz",
+        responses={503: {"description": "Not ready: the audit trail cannot take entries"}},
+    )
+    async def readyz() -> Response:
+        """Ready: the audit trail takes entries (without it nothing is served); each
+        upstream's health is reported too. Results are reused for a few seconds."""
+        now = time.monotonic()
+        if (
+            readiness["answer"] is None
+            or now - readiness["at"] >= settings.sidecar.readiness_cache_seconds
+        ):
+            readiness["answer"] = await _readiness(the_hub)
+            readiness["at"] = now
+        ready, payload = readiness["answer"]
+        return _json(payload, status=200 if ready else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics: calls per source and outcome, latency, attempts, breakers."""
+        for name, state in (await the_hub.breaker_states()).items():
+            metrics.set_breaker(name, state)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid_query",
+            "Invalid query",
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            request_id=request_id(request),
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = "no such endpoint" if exc.status_code == 404 else "this method is not allowed here"
+        return problem(
+            exc.status_code,
+            kind,
+            str(exc.detail),
+            detail,
+            request_id=request_id(request),
+            headers=dict(exc.headers or {}),
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in (OperationRequest, ProfileRequest, Problem):
+                schema = model.model_json_schema(ref_template=_REF)
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return _Edge(app, max_body=settings.sidecar.max_body_bytes, metrics=metrics)
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Document a JSON body that the handler parses itself (with orjson, on the hot path);
+    the model's schema is added to the components by the app's ``openapi``."""
+    reference = {"$ref": _REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {_JSON: {"schema": reference}}}}
+
+
+def _lookup_answer(found: LookupResult) -> dict[str, Any]:
+    return {
+        "source": found.source,
+        "record": found.data(),
+        "audit_id": found.audit_id,
+        "cached": found.cached,
+    }
+
+
+async def _readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
+    try:
+        async with asyncio.timeout(_READINESS_TIMEOUT):
+            await hub.audit.check()
+        audit: dict[str, Any] = {"status": "up"}
+    except (AuditUnavailable, TimeoutError) as exc:
+        audit = {"status": "down", "detail": type(exc).__name__}
+    health = await hub.health()
+    upstreams = {name: item.model_dump(mode="json") for name, item in health.items()}
+    ready = audit["status"] == "up"
+    payload = {
+        "status": "ready" if ready else "not ready",
+        "audit": audit,
+        "sources": upstreams,
+        "degraded": sorted(
+            name for name, item in health.items() if item.status is HealthStatus.DOWN
+        ),
+    }
+    return ready, payload
+
+
+class _RateLimited(Exception):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+
+class _Unsupported(Exception):
+    def response(self, request_id: str) -> Response:
+        return problem(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as application/json",
+            request_id=request_id,
+        )
+
+
+class _BadBody(Exception):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+
+    def response(self, request_id: str) -> Response:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        return problem(
+            422, "invalid_query", "Invalid query", detail, request_id=request_id, errors=self.errors
+        )
+
+
+class _Conflict(Exception):
+    def response(self, request_id: str) -> Response:
+        return problem(
+            409,
+            "client_conflict",
+            "Conflict",
+            "purpose.client names another client than the one authenticated",
+            request_id=request_id,
+        )
