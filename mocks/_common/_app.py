@@ -122,6 +122,7 @@ def mock_app(
     profile: MockProfile,
     routes: Sequence[BaseRoute],
     faults: Sequence[dict[str, Any]] | None = None,
+    admin_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """A mock's ASGI app: its protocol routes behind the shared admin surface and faults.
 
@@ -130,6 +131,9 @@ def mock_app(
         profile: The mock's protocol, as the fault machinery needs it.
         routes: The protocol's routes.
         faults: A fault plan in force from the start.
+        admin_routes: The mock's own admin routes, with paths under ``/_admin``
+            (``Route("/rotate-keys", ...)`` answers ``/_admin/rotate-keys``); like the
+            shared ones, they are never counted or faulted.
 
     Raises:
         PlanError: when ``faults`` is not a valid plan.
@@ -137,7 +141,7 @@ def mock_app(
     quiet_dropped_connections()
     state = MockState(world, profile, list(faults or []))
     app = Starlette(
-        routes=[Mount("/_admin", routes=_admin_routes(state)), *routes],
+        routes=[Mount("/_admin", routes=[*admin_routes, *_admin_routes(state)]), *routes],
         middleware=[Middleware(FaultMiddleware, state=state)],
     )
     app.state.mock = state

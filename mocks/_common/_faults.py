@@ -16,12 +16,13 @@ import asyncio
 import functools
 import logging
 import random
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -231,19 +232,33 @@ class OversizedFault(FaultEntry):
     """A huge 200 answer, streamed in chunks, never built in memory.
 
     Without ``declare_length`` it is sent chunked, so only a client that counts what it
-    reads can stop it; with it, Content-Length announces the size up front.
+    reads can stop it; with it, Content-Length announces the size up front. With
+    ``content_encoding: "gzip"`` the answer is compressed on the wire (always chunked): a
+    decompression bomb, a few hundred kilobytes that inflate to ``bytes``, which only a
+    client that counts what it decodes can stop.
     """
 
     kind: Literal["oversized"]
     bytes: int = Field(default=20_000_000, ge=1, le=10**11)
     declare_length: bool = False
+    content_encoding: Literal["gzip"] | None = None
+
+    @model_validator(mode="after")
+    def _length_of_what_is_sent(self) -> OversizedFault:
+        if self.declare_length and self.content_encoding is not None:
+            raise ValueError("declare_length cannot announce the size of a compressed answer")
+        return self
 
     async def apply(self, call: FaultCall) -> None:
         headers = [(b"content-type", call.profile.content_type.encode())]
-        if self.declare_length:
+        body = _filler(call.profile.oversized_prefix, self.bytes)
+        if self.content_encoding == "gzip":
+            headers.append((b"content-encoding", b"gzip"))
+            body = _chunked(_gzipped(call.profile.oversized_prefix, self.bytes))
+        elif self.declare_length:
             headers.append((b"content-length", str(self.bytes).encode()))
         await call.start(Captured(200, headers, b""))
-        await call.send_body(_filler(call.profile.oversized_prefix, self.bytes))
+        await call.send_body(body)
 
 
 def _filler(prefix: bytes, size: int) -> Iterator[bytes]:
@@ -255,6 +270,24 @@ def _filler(prefix: bytes, size: int) -> Iterator[bytes]:
     while left > 0:
         yield chunk[:left]
         left -= len(chunk)
+
+
+@functools.lru_cache(maxsize=4)
+def _gzipped(prefix: bytes, size: int) -> bytes:
+    """The filler of ``size`` bytes, gzipped: about a thousandth of its size.
+
+    Compressing 100 MB takes most of a second, so a bomb is made once and kept.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: gzip framing
+    parts = [compressor.compress(chunk) for chunk in _filler(prefix, size)]
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def _chunked(body: bytes, size: int = 65536) -> Iterator[bytes]:
+    """``body`` in pieces of ``size`` bytes."""
+    for offset in range(0, len(body), size):
+        yield body[offset : offset + size]
 
 
 class DripFault(FaultEntry):
@@ -272,6 +305,35 @@ class DripFault(FaultEntry):
         await call.send_body(chunks, self.bytes_per_second)
 
 
+class NestedFault(FaultEntry):
+    """A 200 answer nested ``depth`` levels deep, in the protocol's content type.
+
+    JSON protocols get arrays within arrays (``[[[...]]]``), XML ones elements within
+    elements (``<a><a>...</a></a>``): a parser that recurses without a limit runs out of
+    stack on it. The body is streamed, never built in memory.
+    """
+
+    kind: Literal["nested"]
+    depth: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    async def apply(self, call: FaultCall) -> None:
+        content_type = call.profile.content_type
+        headers = [(b"content-type", content_type.encode())]
+        await call.start(Captured(200, headers, b""))
+        opening, closing = (b"<a>", b"</a>") if "xml" in content_type else (b"[", b"]")
+        await call.send_body(_nested(opening, closing, self.depth))
+
+
+def _nested(opening: bytes, closing: bytes, depth: int) -> Iterator[bytes]:
+    """``depth`` openings then as many closings, at most 8,192 of them a chunk."""
+    for token in (opening, closing):
+        left = depth
+        while left > 0:
+            run = min(left, 8192)
+            yield token * run
+            left -= run
+
+
 BUILT_IN_KINDS: tuple[type[FaultEntry], ...] = (
     LatencyFault,
     StatusFault,
@@ -282,6 +344,7 @@ BUILT_IN_KINDS: tuple[type[FaultEntry], ...] = (
     WrongContentTypeFault,
     OversizedFault,
     DripFault,
+    NestedFault,
 )
 
 

@@ -21,6 +21,8 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+#: Far past the end of any catalog; larger numbers are refused, not served empty.
+MAX_PAGE = 1_000_000
 
 PROFILE = MockProfile(
     name="catalog",
@@ -88,8 +90,8 @@ class _Service:
             return _not_found("Không có danh mục này")
         params = request.query_params
         page = _whole_number(params.get("page"), 1)
-        if page is None:
-            return _invalid("page", "Trang là số nguyên từ 1")
+        if page is None or page > MAX_PAGE:
+            return _invalid("page", f"Trang là số nguyên từ 1 đến {MAX_PAGE}")
         size = _whole_number(params.get("page_size"), DEFAULT_PAGE_SIZE)
         if size is None or size > MAX_PAGE_SIZE:
             return _invalid("page_size", f"Kích thước trang là số nguyên từ 1 đến {MAX_PAGE_SIZE}")

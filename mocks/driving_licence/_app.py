@@ -179,7 +179,10 @@ def create_app(
         Route("/v1/licences", api.signed(api.licences_of), methods=["GET"]),
         Route("/v1/health", api.signed(api.health), methods=["GET"]),
     ]
-    app = mock_app(world=world, profile=PROFILE, routes=routes, faults=faults)
-    # Ahead of the shared /_admin mount, which would otherwise answer 404 for it.
-    app.router.routes.insert(0, Route("/_admin/keys/{api_key}", _keys_admin(auth), methods=["PUT"]))
-    return app
+    return mock_app(
+        world=world,
+        profile=PROFILE,
+        routes=routes,
+        faults=faults,
+        admin_routes=[Route("/keys/{api_key}", _keys_admin(auth), methods=["PUT"])],
+    )

@@ -153,7 +153,7 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
 
 
 def _admin_routes(provider: Provider) -> list[Route]:
-    """The mock's own admin endpoints, beside the shared ones."""
+    """The mock's own admin endpoints, beside the shared ones (paths under /_admin)."""
 
     async def rotate_keys(request: Request) -> Response:
         data = await _json_object(request)
@@ -178,8 +178,8 @@ def _admin_routes(provider: Provider) -> list[Route]:
         return JSONResponse({"offset": provider.clock_offset})
 
     return [
-        Route("/_admin/rotate-keys", rotate_keys, methods=["POST"]),
-        Route("/_admin/clock", clock, methods=["GET", "PUT", "DELETE"]),
+        Route("/rotate-keys", rotate_keys, methods=["POST"]),
+        Route("/clock", clock, methods=["GET", "PUT", "DELETE"]),
     ]
 
 
@@ -226,9 +226,12 @@ def create_app(
         Route(EXCHANGE_PATH, endpoints.token, methods=["POST"]),
         Route("/userinfo", endpoints.userinfo, methods=["GET"]),
     ]
-    app = mock_app(world=provider.world, profile=PROFILE, routes=routes, faults=faults)
-    # The shared admin mount answers every /_admin/ path it is asked first, so the
-    # mock's own admin routes go ahead of it.
-    app.router.routes[0:0] = _admin_routes(provider)
+    app = mock_app(
+        world=provider.world,
+        profile=PROFILE,
+        routes=routes,
+        faults=faults,
+        admin_routes=_admin_routes(provider),
+    )
     app.state.provider = provider
     return app

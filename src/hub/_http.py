@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import ssl
+import zlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -29,25 +30,52 @@ current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 USER_AGENT = "lienthong/0.1"
+#: What the hub accepts, and inflates itself under the size limit.
+ACCEPT_ENCODING = "gzip, deflate"
+_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 
 
 class _LimitedStream(httpx.AsyncByteStream):
-    """An answer body that fails once it grows past the limit, before it fills memory."""
+    """An answer body that fails once it grows past the limit, before it fills memory.
 
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int, source: str) -> None:
+    A compressed body is inflated here, bounded, and the limit counts what it inflates
+    to: a few hundred kilobytes of gzip can hold a hundred megabytes.
+    """
+
+    def __init__(
+        self, inner: httpx.AsyncByteStream, limit: int, source: str, *, compressed: bool
+    ) -> None:
         self._inner = inner
         self._limit = limit
         self._source = source
+        # wbits 32 + 15: a gzip or a zlib header, whichever the upstream sent.
+        self._inflater = zlib.decompressobj(32 + zlib.MAX_WBITS) if compressed else None
+
+    def _too_large(self) -> UpstreamError:
+        return UpstreamError(
+            f"the upstream's answer exceeds {self._limit} bytes", source=self._source
+        )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        received = 0
+        size = 0
         async for chunk in self._inner:
-            received += len(chunk)
-            if received > self._limit:
-                raise UpstreamError(
-                    f"the upstream's answer exceeds {self._limit} bytes", source=self._source
-                )
-            yield chunk
+            pending = chunk
+            while pending:
+                if self._inflater is None:
+                    piece, pending = pending, b""
+                else:
+                    try:
+                        piece = self._inflater.decompress(pending, self._limit - size + 1)
+                    except zlib.error:
+                        raise UpstreamError(
+                            "the upstream's compressed answer is corrupt", source=self._source
+                        ) from None
+                    pending = self._inflater.unconsumed_tail
+                size += len(piece)
+                if size > self._limit:
+                    raise self._too_large()
+                if piece:
+                    yield piece
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -72,8 +100,21 @@ class _HubTransport(httpx.AsyncBaseTransport):
             raise UpstreamError(
                 f"the upstream's answer exceeds {self._limit} bytes", source=self._source
             )
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in _ENCODINGS:
+            await response.aclose()
+            raise UpstreamError(
+                "the upstream answered in an encoding it was not offered", source=self._source
+            )
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _LimitedStream(response.stream, self._limit, self._source)
+        compressed = encoding != "identity"
+        response.stream = _LimitedStream(
+            response.stream, self._limit, self._source, compressed=compressed
+        )
+        if compressed:
+            # Inflated here; httpx must not inflate it again.
+            del response.headers["Content-Encoding"]
+            response.headers.pop("Content-Length", None)
         return response
 
     async def aclose(self) -> None:
@@ -114,7 +155,7 @@ def build_client(settings: SourceSettings, *, source: str) -> httpx.AsyncClient:
         base_url=settings.url,
         transport=_HubTransport(inner, limit=settings.limits.max_response_bytes, source=source),
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         trust_env=False,
         follow_redirects=False,
     )

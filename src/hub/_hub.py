@@ -60,6 +60,7 @@ log = get_logger("hub")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
 # A health check answers quickly or counts as down.
 HEALTH_TIMEOUT = 2.0
 
@@ -173,7 +174,10 @@ class _Source:
 class _Outcome:
     """What the pipeline learned about one call, for its audit entry."""
 
-    started: float = 0.0
+    started: float
+    request_id: str
+    source: str
+    operation: Operation
     purpose: Purpose | None = None
     subject: str | None = None
     fields: tuple[str, ...] = ()
@@ -415,7 +419,7 @@ class Hub:
                     if keep is None or name in keep
                 )
             outcome.fields = kept
-            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            audit_id = await self._record(outcome, Outcome.OK, None)
             return LookupResult(
                 src.info.name, answer, kept, audit_id, call.request_id, outcome.cache == "hit"
             )
@@ -446,7 +450,7 @@ class Hub:
                 src, call, outcome, lambda c: src.connector.verify(parsed, c)
             )
             outcome.fields = tuple(sorted(verification.matches))
-            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            audit_id = await self._record(outcome, Outcome.OK, None)
             return VerificationResult(src.info.name, verification, audit_id, call.request_id)
 
         return await self._call(source, Operation.VERIFY, claim, purpose, request_id, run, None)
@@ -477,7 +481,7 @@ class Hub:
             assert isinstance(minimised, VerifiedIdentity)
             outcome.fields = kept
             outcome.subject = self.audit.pseudonymise(identity.national_id)
-            audit_id = await self._record(call, outcome, Outcome.OK, None)
+            audit_id = await self._record(outcome, Outcome.OK, None)
             return AuthenticationResult(src.info.name, minimised, kept, audit_id, call.request_id)
 
         return await self._call(
@@ -551,8 +555,10 @@ class Hub:
             wanted = AssuranceLevel(level)
         except ValueError:
             raise InvalidQuery.for_field("level", "must be 1 or 2") from None
-        if not redirect_uri.startswith(("https://", "http://")):
-            raise InvalidQuery.for_field("redirect_uri", "must be an absolute http(s) URL")
+        if not _REDIRECT_URI.fullmatch(redirect_uri):
+            raise InvalidQuery.for_field(
+                "redirect_uri", "must be an absolute http(s) URL of printable ASCII, no spaces"
+            )
         # It may fetch the provider's metadata and keys: a read, resilient like any other.
         return await src.resilience.run(
             lambda number: src.connector.authorization_request(redirect_uri, wanted),
@@ -576,60 +582,52 @@ class Hub:
         if not self._started:
             raise RuntimeError("the hub is not started; use `async with hub:`")
         started = time.monotonic()
-        outcome = _Outcome(started=started)
-        call = Call(
+        outcome = _Outcome(
+            started=started,
+            request_id=request_id or new_request_id(),
             source=source_name,
             operation=operation,
-            request_id=request_id or new_request_id(),
-            purpose=Purpose.model_construct(client="", officer="", procedure="", dossier=""),
-            deadline=started,
         )
         known = self._sources.get(source_name)
         personal = known is None or known.connector.personal_data
         with redacting(_plain(payload) if personal else None):
             try:
-                if not _REQUEST_ID.match(call.request_id):
-                    call = replace(call, request_id=new_request_id())
+                if not _REQUEST_ID.fullmatch(outcome.request_id):
+                    outcome.request_id = new_request_id()
                     raise InvalidQuery.for_field(
                         "request_id", "must be 1 to 128 letters, digits or . _ : -"
                     )
                 outcome.purpose = _parse_purpose(purpose)
-                call = replace(call, purpose=outcome.purpose)
                 src = self._source(source_name)
                 self.policy.check(outcome.purpose.client, source_name, operation)
                 parsed = _parse_payload(src, operation, payload)
                 subject = parsed.subject()
                 outcome.subject = self.audit.pseudonymise(subject) if subject else None
                 self._check_fields(src, fields)
-                settings = src.connector.settings
-                call = replace(call, deadline=started + settings.deadline)
+                call = Call(
+                    source=source_name,
+                    operation=operation,
+                    request_id=outcome.request_id,
+                    purpose=outcome.purpose,
+                    deadline=started + src.connector.settings.deadline,
+                )
                 token = current_request_id.set(call.request_id)
                 try:
                     return await run(src, parsed, call, outcome)
                 finally:
                     current_request_id.reset(token)
             except HubError as exc:
-                exc.request_id = call.request_id
+                exc.request_id = outcome.request_id
                 if exc.audit_id is None and not isinstance(exc, AuditUnavailable):
-                    exc.audit_id = await self._record(call, outcome, _outcome_of(exc), exc)
+                    exc.audit_id = await self._record(outcome, _outcome_of(exc), exc)
                 raise
-            finally:
-                elapsed = (time.monotonic() - started) * 1000
-                log.debug(
-                    "call",
-                    source=source_name,
-                    operation=operation.value,
-                    request_id=call.request_id,
-                    attempts=outcome.attempts,
-                    total_ms=round(elapsed, 2),
-                )
 
     def _source(self, name: str) -> _Source:
         try:
             return self._sources[name]
         except KeyError:
             configured = ", ".join(self._sources) or "none"
-            shown = repr(name) if _SOURCE_NAME.match(name) else "of that form"
+            shown = repr(name) if _SOURCE_NAME.fullmatch(name) else "of that form"
             raise UnknownSource(
                 f"source: no configured source {shown}; configured: {configured}",
                 errors=[FieldError(("source",), f"not one of: {configured}")],
@@ -703,21 +701,21 @@ class Hub:
         return wanted if allowed is None else wanted & allowed
 
     async def _record(
-        self, call: Call, outcome: _Outcome, result: Outcome, error: HubError | None
+        self, outcome: _Outcome, result: Outcome, error: HubError | None
     ) -> str | None:
         """Append the call's audit entry; return its id once it is durable."""
         purpose = outcome.purpose
         entry = AuditEntry(
             time=dt.datetime.now(dt.UTC),
             node=self.audit.node,
-            request_id=call.request_id,
+            request_id=outcome.request_id,
             client=purpose.client if purpose else "",
             officer=purpose.officer if purpose else "",
             procedure=purpose.procedure if purpose else "",
             dossier=purpose.dossier if purpose else "",
             # A name that is not a source's cannot be written as one.
-            source=call.source if _SOURCE_NAME.match(call.source) else "unknown",
-            operation=call.operation.value,
+            source=outcome.source if _SOURCE_NAME.fullmatch(outcome.source) else "unknown",
+            operation=outcome.operation.value,
             subject=outcome.subject,
             fields=sorted(outcome.fields) if result is Outcome.OK else [],
             outcome=result,
@@ -731,12 +729,12 @@ class Hub:
             audit_id = await self.audit.append(entry)
         except AuditUnavailable as exc:
             if not self.settings.audit.fail_open:
-                exc.request_id = call.request_id
+                exc.request_id = outcome.request_id
                 raise
             log.error(
                 "AUDIT FAIL-OPEN: answering without an audit entry (development only)",
-                request_id=call.request_id,
-                source=call.source,
+                request_id=outcome.request_id,
+                source=outcome.source,
             )
             audit_id = None
         for observe in self._observers:

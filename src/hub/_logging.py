@@ -83,14 +83,20 @@ def register_secret(value: str) -> None:
 
 
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _strings(item)
+    """Every string inside nested mappings and sequences.
+
+    A loop over a stack, not recursion: the values come from callers, and a query
+    nested a thousand deep must not exhaust the interpreter's stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
 
 
 @contextlib.contextmanager
@@ -190,7 +196,9 @@ def get_logger(name: str) -> Any:
     """
     return structlog.wrap_logger(
         logging.getLogger(name),
+        # Filtering first: a debug line nobody will see costs no redaction.
         processors=[
+            structlog.stdlib.filter_by_level,
             structlog.contextvars.merge_contextvars,
             structlog.processors.format_exc_info,
             redact,

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from hub.text import has_invisible
 
 __all__ = ["Purpose"]
 
-# Printable text without control characters: these values are written to the audit
-# trail and to reports, and must not carry line breaks or escape sequences.
+
+def _visible(value: str) -> str:
+    if has_invisible(value):
+        raise ValueError("must not contain control, format or line-breaking characters")
+    return value
+
+
+# Visible text only: these values are written to the audit trail and to the reports
+# an inspector reads, and must not carry line breaks, escapes or bidi overrides.
 _Text = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_visible),
 ]
 
 

@@ -74,7 +74,7 @@ class BreakerStore(Protocol):
     """Where a breaker keeps its state: this process's memory, or Redis for replicas."""
 
     async def record(self, source: str, ok: bool, now: float) -> tuple[int, int]:
-        """Count one outcome; return (calls, failures) within the window."""
+        """Count one outcome; after a failure, return (calls, failures) in the window."""
 
     async def state(self, source: str, now: float) -> tuple[BreakerState, float]:
         """The state and the time it was entered."""
@@ -93,18 +93,24 @@ class MemoryBreakerStore:
         self._states: dict[str, tuple[BreakerState, float]] = {}
 
     async def record(self, source: str, ok: bool, now: float) -> tuple[int, int]:
-        buckets = self._buckets.setdefault(source, [_Bucket() for _ in range(self._size)])
+        buckets = self._buckets.get(source)
+        if buckets is None:
+            buckets = self._buckets[source] = [_Bucket() for _ in range(self._size)]
         second = int(now)
         bucket = buckets[second % self._size]
         if bucket.second != second:
             bucket.second, bucket.successes, bucket.failures = second, 0, 0
         if ok:
             bucket.successes += 1
-        else:
-            bucket.failures += 1
-        recent = [b for b in buckets if second - b.second < self._size]
-        failures = sum(b.failures for b in recent)
-        return failures + sum(b.successes for b in recent), failures
+            # The breaker only weighs the window after a failure; a success costs no sum.
+            return 0, 0
+        bucket.failures += 1
+        calls = failures = 0
+        for each in buckets:
+            if second - each.second < self._size:
+                calls += each.successes + each.failures
+                failures += each.failures
+        return calls, failures
 
     async def state(self, source: str, now: float) -> tuple[BreakerState, float]:
         return self._states.get(source, (BreakerState.CLOSED, now))

@@ -26,8 +26,8 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from hub._config import SourceSettings
-from hub._model import Query, Record
+from hub._config import SecretRef, SourceSettings
+from hub._model import PrivateModel, Query, Record
 from hub._model import Query as _Query
 from hub._model import Record as _Record
 from hub.errors import InvalidQuery, NotFound, UpstreamError, UpstreamUnavailable
@@ -42,8 +42,10 @@ __all__ = [
     "Health",
     "HealthStatus",
     "Operation",
+    "PrivateModel",
     "Query",
     "Record",
+    "SecretRef",
     "SourceSettings",
     "check_status",
     "json_body",
@@ -123,6 +125,8 @@ class Connector(ABC):
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
     # The base models under other names: inside the class body, Query and Record
     # name the class variables.
+    #: The model of each operation's input: Query for look-ups, Claim for verify,
+    #: Credential for authenticate; a source declares those of its operations.
     Query: ClassVar[type[_Query]]
     Record: ClassVar[type[_Record]]
     Claim: ClassVar[type[_Query] | None] = None

@@ -125,7 +125,7 @@ def parse_enterprise_code(value: str) -> str:
     except StdnumValidationError:
         raise ValueError(
             "an enterprise code must be 10 digits with a valid check digit, "
-            "or 13 for a branch (0100233488-001)"
+            "or 13 for a branch (NNNNNNNNNN-NNN)"
         ) from None
 
 

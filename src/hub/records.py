@@ -134,10 +134,19 @@ class PartialDate:
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
-            cls.parse,
+            _parse_for_pydantic,
             json_schema_input_schema=core_schema.str_schema(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"),
             serialization=core_schema.to_string_ser_schema(),
         )
+
+
+def _parse_for_pydantic(value: Any) -> PartialDate:
+    # pydantic reports ValueErrors as validation errors of the field; a TypeError would
+    # escape as a crash.
+    try:
+        return PartialDate.parse(value)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Match(StrEnum):

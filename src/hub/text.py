@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
-__all__ = ["PersonName", "comparison_key", "normalize", "same_text"]
+__all__ = ["PersonName", "comparison_key", "has_invisible", "normalize", "same_text"]
 
 _SPACES = re.compile(r"\s+")
 
@@ -54,12 +54,23 @@ def same_text(left: str, right: str) -> bool:
     return comparison_key(left) == comparison_key(right)
 
 
+# Control and format characters (bidi overrides, zero-width ones), line and paragraph
+# separators, surrogates, private-use and unassigned code points: nothing a reader sees,
+# everything that can disguise a text in a report.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def has_invisible(text: str) -> bool:
+    """Whether the text holds characters that do not show, or break lines."""
+    return any(unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
 def _person_name(value: str) -> str:
     name = normalize(value)
     if not name:
         raise ValueError("a name must not be blank")
-    if any(ch.isdigit() or unicodedata.category(ch).startswith("C") for ch in name):
-        raise ValueError("a name must not contain digits or control characters")
+    if any(ch.isdigit() for ch in name) or has_invisible(name):
+        raise ValueError("a name must not contain digits or invisible characters")
     return name
 
 

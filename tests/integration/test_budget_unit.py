@@ -21,7 +21,6 @@ from hub.errors import (
     DeadlineExceeded,
     InvalidQuery,
     NotFound,
-    Unauthenticated,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -142,14 +141,15 @@ async def test_invalid_codes_never_reach_the_register(hub, units, query, field):
     assert units.requests() == before
 
 
-async def test_a_wrong_api_key_is_unauthenticated_once(tmp_path, unit_mock, units, world):
-    """A refused key is Unauthenticated, not retried, never quoted; health shows it down."""
+async def test_a_wrong_api_key_is_an_upstream_error_once(tmp_path, unit_mock, units, world):
+    """The hub's refused key is UpstreamError (not the portal's fault), not retried, never
+    quoted; health shows it down."""
     (code,) = world.sample("budget_unit", 1)
     wrong = "not-the-agency-key-0002"
     source = unit_source(unit_mock, api_key=wrong)
     async with Hub(hub_settings(tmp_path, budget_unit=source)) as hub:
         before = units.requests()
-        with pytest.raises(Unauthenticated) as caught:
+        with pytest.raises(UpstreamError) as caught:
             await look_up(hub, code)
         assert units.requests() - before == 1
         health = await hub.health()
@@ -159,12 +159,12 @@ async def test_a_wrong_api_key_is_unauthenticated_once(tmp_path, unit_mock, unit
     assert health[SOURCE].status is HealthStatus.DOWN
 
 
-async def test_an_expired_key_is_unauthenticated(hub, units, world):
-    """The register refusing the key as expired is Unauthenticated after one request."""
+async def test_an_expired_key_is_an_upstream_error(hub, units, world):
+    """The register refusing the hub's key as expired is UpstreamError after one request."""
     (code,) = world.sample("budget_unit", 1)
     units.fault({"kind": "expired_key"})
     before = units.requests()
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(UpstreamError):
         await look_up(hub, code)
     assert units.requests() - before == 1
 

@@ -378,7 +378,7 @@ async def test_a_wrong_client_key_is_refused(browser, tmp_path, vneid_mock, vnei
     (national_id,) = vneid.sample(kind="vneid_level2")
     async with Hub(hub_settings(tmp_path, vneid=source)) as hub:
         login = await start_login(hub, browser, leaks, national_id)
-        with pytest.raises(Unauthenticated, match="client credentials"):
+        with pytest.raises(UpstreamError, match="client credentials"):
             await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
 
 

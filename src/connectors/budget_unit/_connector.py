@@ -22,7 +22,7 @@ from hub.connector import (
     check_status,
     json_body,
 )
-from hub.errors import Unauthenticated, UpstreamError
+from hub.errors import UpstreamError
 from hub.identifiers import BudgetUnitCode
 from hub.records import Address, BudgetUnit
 from hub.text import normalize
@@ -91,7 +91,9 @@ class BudgetUnitConnector(Connector):
 
 def _check(response: httpx.Response) -> None:
     if response.status_code == 401:
-        raise Unauthenticated("the register refused the hub's API key", source=SOURCE)
+        # The hub's own key, not the caller's: a bad answer from upstream, for the
+        # portal, and a failure the breaker counts.
+        raise UpstreamError("the register refused the hub's API key", source=SOURCE)
     check_status(response, source=SOURCE, not_found="the register has no unit with this code")
 
 

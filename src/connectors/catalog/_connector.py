@@ -126,18 +126,22 @@ class CatalogQuery(Query):
     level: Literal["province", "ward"] | None = None
     successors_of: str | None = None
 
+    # An explicit null reaches these validators too: it means the field is absent.
+
     @field_validator("code")
     @classmethod
-    def _code_of_the_catalog(cls, value: str, info: ValidationInfo) -> str:
+    def _code_of_the_catalog(cls, value: str | None, info: ValidationInfo) -> str | None:
         catalog = info.data.get("catalog")
         # Without a valid catalog the missing or bad catalog is the error to report.
-        return value if catalog is None else _CATALOGS[catalog].code.check(value)
+        if value is None or catalog is None:
+            return value
+        return _CATALOGS[catalog].code.check(value)
 
     @field_validator("parent")
     @classmethod
-    def _parent_of_the_catalog(cls, value: str, info: ValidationInfo) -> str:
+    def _parent_of_the_catalog(cls, value: str | None, info: ValidationInfo) -> str | None:
         catalog = info.data.get("catalog")
-        if catalog is None:
+        if value is None or catalog is None:
             return value
         parent = _CATALOGS[catalog].parent
         if parent is None:
@@ -146,9 +150,11 @@ class CatalogQuery(Query):
 
     @field_validator("successors_of")
     @classmethod
-    def _old_unit_code(cls, value: str, info: ValidationInfo) -> str:
+    def _old_unit_code(cls, value: str | None, info: ValidationInfo) -> str | None:
         level = info.data.get("level")
-        return value if level is None else _SUCCESSOR_CODES[level].check(value)
+        if value is None or level is None:
+            return value
+        return _SUCCESSOR_CODES[level].check(value)
 
     @model_validator(mode="after")
     def _one_question(self) -> CatalogQuery:

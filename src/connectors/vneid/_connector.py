@@ -118,9 +118,17 @@ class VneidSettings(SourceSettings):
         return value
 
 
+# A URL on the wire is printable ASCII: no spaces, line breaks or NULs to carry along.
+_URL_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+
+
 def _redirect_uri(value: str) -> str:
-    if not value.startswith(("https://", "http://")) or "#" in value:
-        raise ValueError("must be an absolute http(s) URL without a fragment")
+    if (
+        not value.startswith(("https://", "http://"))
+        or "#" in value
+        or not _URL_CHARACTERS.fullmatch(value)
+    ):
+        raise ValueError("must be an absolute http(s) URL without a fragment or spaces")
     return value
 
 
@@ -137,6 +145,14 @@ class VneidCredential(Query):
     nonce: str = Field(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$")
     redirect_uri: Annotated[str, Field(max_length=2048), AfterValidator(_redirect_uri)]
     level: AssuranceLevel
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Left to pydantic, true would pass for 1: a wrong type must not pick a level.
+        if isinstance(value, bool):
+            raise ValueError("must be 1 or 2")
+        return value
 
     def subject(self) -> str | None:
         """Nobody yet: the person is known once the ID token is checked."""
@@ -219,7 +235,8 @@ def _token_error(response: httpx.Response) -> HubError:
             source=SOURCE,
         )
     if error in ("invalid_client", "unauthorized_client"):
-        return Unauthenticated("the provider refused the hub's client credentials", source=SOURCE)
+        # The hub's own client, not the citizen: a bad answer from upstream for the portal.
+        return UpstreamError("the provider refused the hub's client credentials", source=SOURCE)
     if error == "invalid_request":
         return InvalidQuery("the provider refused the token request as invalid", source=SOURCE)
     return UpstreamError(
@@ -235,8 +252,6 @@ class VneidConnector(Connector):
     title: ClassVar[str] = "VNeID electronic identification"
     operations = frozenset({Operation.AUTHENTICATE})
     Settings = VneidSettings
-    # VNeID answers no look-up; the base query stands in for the interface's slot.
-    Query = Query
     Record = VerifiedIdentity
     Credential = VneidCredential
 

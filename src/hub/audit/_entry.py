@@ -197,7 +197,7 @@ def parse_audit_id(value: str) -> tuple[str, int]:
         ValueError: the text is not an audit id.
     """
     node, separator, index = value.rpartition(ID_SEPARATOR)
-    if not separator or not _NODE_RE.match(node) or not _INDEX_RE.match(index):
+    if not separator or not _NODE_RE.fullmatch(node) or not _INDEX_RE.fullmatch(index):
         raise ValueError("not an audit id (expected NODE~INDEX, e.g. hue-1~42)")
     number = int(index)
     if number > MAX_INDEX:

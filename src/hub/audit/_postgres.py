@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -312,8 +313,18 @@ class PostgresStore(Store):
                 raise StoreError("an earlier commit failed; the writer must read the tree back")
             if not (batch.entries or batch.checkpoints):
                 return
+            write = asyncio.ensure_future(self._write(conn, node, batch))
             try:
-                await self._write(conn, node, batch)
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # The caller's timeout: psycopg would first try to cancel the query on a
+                # server that may not answer (seconds). Cut the socket so the write fails
+                # at once; its outcome is unknown either way, and the writer reads the
+                # tree back before the next commit.
+                self._broken = True
+                _cut(conn)
+                write.add_done_callback(_retrieve)
+                raise
             except BaseException as exc:
                 self._broken = True
                 if isinstance(exc, psycopg.Error):
@@ -501,3 +512,20 @@ class _PostgresSnapshot(Snapshot):
             until or LATEST,
         ):
             yield [ReportRow(*row) for row in rows]
+
+
+def _cut(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Shut the connection's socket down under psycopg, so that what waits on it fails now."""
+    with contextlib.suppress(OSError):
+        # fromfd duplicates the descriptor; shutdown acts on the connection itself.
+        cut = socket.fromfd(conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            cut.shutdown(socket.SHUT_RDWR)
+        finally:
+            cut.close()
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Read a cut write's exception, which nobody awaits any more."""
+    if not task.cancelled():
+        task.exception()

@@ -286,7 +286,10 @@ class SqliteStore(Store):
     def _probe(self) -> None:
         conn = self._connect(create=False)
         try:
+            # A write, rolled back: SQLite opens a file it may not write read-only, and
+            # only a write (not the lock) then fails.
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise _error(exc) from None

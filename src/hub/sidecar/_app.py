@@ -177,7 +177,7 @@ class _Edge:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
@@ -438,7 +438,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
     async def authorization(
         request: Request,
         source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
-        redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[^\s]+$"),
+        redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$"),
         level: int = Query(ge=1, le=2),
     ) -> Response:
         """Where to send the citizen to authenticate; the state, nonce and PKCE verifier to keep."""
@@ -563,6 +563,15 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
             "; ".join(f"{e['field']}: {e['message']}" for e in errors),
             request_id=request_id(request),
             errors=errors,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # FastAPI's own error middleware answers before _Edge could: the same problem
+        # details, and nothing of the error, reach the client.
+        log.exception("unhandled error in the sidecar")
+        return problem(
+            500, "internal", "Internal error", "the request failed", request_id=request_id(request)
         )
 
     @app.exception_handler(StarletteHTTPException)

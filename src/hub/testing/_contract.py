@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from hub._config import SourceSettings, load_settings
+from hub._config import HubSettings, SourceSettings
 from hub._hub import SyncHub
 from hub._model import Query, Record
 from hub._registry import installed_connectors, installed_mocks
@@ -89,7 +89,8 @@ class ConnectorContract:
     def hub(self, mock: ServedApp, tmp_path: Path) -> Iterator[SyncHub]:
         module = installed_mocks()[self.connector.name]
         table = {**module.hub_settings(mock.url), **_TEST_TUNING, **self.settings}
-        settings = load_settings(None, data_dir=str(tmp_path), sources={self.connector.name: table})
+        # Not load_settings: the kit must not pick up the caller's hub.toml or HUB_CONFIG.
+        settings = HubSettings(data_dir=tmp_path, sources={self.connector.name: table})
         httpx.delete(f"{mock.url}/_admin/faults")
         with SyncHub(settings) as sync_hub:
             yield sync_hub
