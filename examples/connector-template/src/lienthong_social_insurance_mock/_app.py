@@ -1,0 +1,213 @@
+"""The social-insurance mock: the register's REST + JSON service, and the admin surface.
+
+Protocol (every request needs ``X-Api-Key`` and ``X-Ma-Don-Vi``):
+
+- ``POST /api/v1/tra-cuu`` with ``{"maSoBhxh": "<10 digits>"}`` or
+  ``{"soDinhDanh": "<12 digits>"}``: 200 with the record, 404 if the register has no
+  such person, 422 naming the field at fault, 400 for a body that is not a JSON object;
+- ``GET /api/v1/trang-thai``: 200 while the service is up and the key accepted;
+- errors are problem details (``application/problem+json``), 401 for a wrong key.
+
+Admin (never counted, never faulted): ``GET|DELETE /_admin/stats``,
+``GET /_admin/sample?n=&kind=``, ``GET|PUT|DELETE /_admin/faults``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lienthong_social_insurance_mock._faults import FaultPlan, MalformedFault, PlanError
+from lienthong_social_insurance_mock._people import Population
+from lienthong_social_insurance_mock._register import SAMPLE_KINDS, Register
+
+__all__ = ["API_KEY", "create_app", "hub_settings"]
+
+#: The one key the mock accepts; `hub_settings` hands it to the hub.
+API_KEY = "mock-social-insurance-key-0001"
+AGENCY_CODE = "000.00.00.H37"
+JSON = "application/json"
+_SAMPLE_LIMIT = 100
+
+_INSURANCE_NUMBER = re.compile(r"[0-9]{10}")
+_NATIONAL_ID = re.compile(r"[0-9]{12}")
+_MALFORMED = b'{"maSoBhxh": "79\xff\xfe", "hoTen": [}'
+
+
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status, headers, media_type="application/problem+json")
+
+
+class _State:
+    def __init__(self, register: Register, faults: Any) -> None:
+        self.register = register
+        self.requests = 0
+        self.plan = FaultPlan(faults)
+
+
+class _Faults:
+    """Counts protocol requests and lets the fault plan answer them; /_admin/ passes by."""
+
+    def __init__(self, app: ASGIApp, state: _State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_admin/"):
+            await self.app(scope, receive, send)
+            return
+        self.state.requests += 1
+        delay, fault = self.state.plan.draw()
+        if delay:
+            await asyncio.sleep(delay)
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif isinstance(fault, MalformedFault):
+            await Response(_MALFORMED, media_type=JSON)(scope, receive, send)
+        else:
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            problem = _problem(fault.status, "Injected fault", "a fault of the plan", None, headers)
+            await problem(scope, receive, send)
+
+
+class _Service:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    @staticmethod
+    def _refused(request: Request) -> Response | None:
+        given = request.headers.get("x-api-key", "")
+        if not hmac.compare_digest(given.encode(), API_KEY.encode()):
+            return _problem(401, "Unauthorized", "Khóa API không hợp lệ")
+        if not request.headers.get("x-ma-don-vi"):
+            return _problem(400, "Bad Request", "Thiếu mã đơn vị (X-Ma-Don-Vi)")
+        return None
+
+    async def look_up(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _problem(400, "Bad Request", "Thân yêu cầu phải là một đối tượng JSON")
+        number, national_id = body.get("maSoBhxh"), body.get("soDinhDanh")
+        errors = []
+        if (number is None) == (national_id is None) or set(body) - {"maSoBhxh", "soDinhDanh"}:
+            errors.append({"field": "body", "message": "Cần đúng một: maSoBhxh hoặc soDinhDanh"})
+        elif number is not None and not _matches(_INSURANCE_NUMBER, number):
+            errors.append({"field": "maSoBhxh", "message": "Mã số BHXH gồm đúng 10 chữ số"})
+        elif national_id is not None and not _matches(_NATIONAL_ID, national_id):
+            errors.append({"field": "soDinhDanh", "message": "Số định danh gồm đúng 12 chữ số"})
+        if errors:
+            return _problem(422, "Unprocessable Content", "Yêu cầu không hợp lệ", errors)
+        found = await self.state.register.find(number=number, national_id=national_id)
+        if found is None:
+            return _problem(404, "Not Found", "Không tìm thấy người tham gia")
+        return JSONResponse(found)
+
+    async def status(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        return JSONResponse({"trangThai": "hoat_dong"})
+
+
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _admin_routes(state: _State) -> list[Route]:
+    async def stats(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.requests = 0
+        return JSONResponse({"requests": state.requests})
+
+    async def sample(request: Request) -> Response:
+        kind = request.query_params.get("kind", "insurance_number")
+        raw = request.query_params.get("n", "5")
+        if kind not in SAMPLE_KINDS:
+            error = {"field": "kind", "message": f"one of {', '.join(SAMPLE_KINDS)}"}
+            return _problem(422, "Invalid sample", "invalid sample", [error])
+        if not raw.isdigit() or not 1 <= int(raw) <= _SAMPLE_LIMIT:
+            error = {"field": "n", "message": f"a whole number from 1 to {_SAMPLE_LIMIT}"}
+            return _problem(422, "Invalid sample", "invalid sample", [error])
+        return JSONResponse({"keys": await state.register.sample(kind, int(raw))})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                data = json.loads(await request.body())
+            except ValueError:
+                error = {"field": "faults", "message": "the body is not JSON"}
+                return _problem(422, "Invalid fault plan", "invalid fault plan", [error])
+            try:
+                state.plan = FaultPlan(data)
+            except PlanError as exc:
+                return _problem(422, "Invalid fault plan", "invalid fault plan", exc.errors)
+        elif request.method == "DELETE":
+            state.plan = FaultPlan()
+        return JSONResponse({"faults": state.plan.describe()})
+
+    return [
+        Route("/stats", stats, methods=["GET", "DELETE"]),
+        Route("/sample", sample, methods=["GET"]),
+        Route("/faults", faults, methods=["GET", "PUT", "DELETE"]),
+    ]
+
+
+def hub_settings(base_url: str) -> dict[str, Any]:
+    """The ``[sources.social_insurance]`` table pointing a hub at this mock at ``base_url``."""
+    return {"url": base_url, "api_key": API_KEY, "agency_code": AGENCY_CODE}
+
+
+def create_app(
+    *, seed: int = 1, citizens: int = 10_000, faults: list[dict[str, Any]] | None = None
+) -> Starlette:
+    """The social-insurance mock as an ASGI app.
+
+    Args:
+        seed: The world's seed (the same as the population mock's gives the same people).
+        citizens: How many citizens the world holds; the register insures the first
+            1,000 of them in the world's seeded order, or all of a smaller world.
+        faults: A fault plan in force from the start.
+
+    Raises:
+        PlanError: ``faults`` is not a valid plan.
+    """
+    state = _State(Register(seed, citizens, Population(seed, citizens)), faults)
+    service = _Service(state)
+    return Starlette(
+        routes=[
+            Mount("/_admin", routes=_admin_routes(state)),
+            Route("/api/v1/tra-cuu", service.look_up, methods=["POST"]),
+            Route("/api/v1/trang-thai", service.status, methods=["GET"]),
+        ],
+        middleware=[Middleware(_Faults, state=state)],
+    )
