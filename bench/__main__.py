@@ -3,7 +3,14 @@
 import importlib
 import sys
 
-BENCHMARKS = ["http_transports", "audit_append", "audit_verify", "sidecar"]
+BENCHMARKS = [
+    "http_transports",
+    "audit_append",
+    "audit_verify",
+    "library_overhead",
+    "sidecar",
+    "mock_scale",
+]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or BENCHMARKS

@@ -32,6 +32,20 @@ _leaks = LeakCheck()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _leaks.install()
+    # The upstream credentials the mocks accept: none may show in a log line or a body.
+    for mock in installed_mocks().values():
+        for key, value in mock.hub_settings("http://127.0.0.1:1").items():
+            if isinstance(value, str) and any(
+                word in key for word in ("secret", "key", "password")
+            ):
+                _leaks.add_values([value])
+
+
+def collect_problem(response: httpx.Response) -> None:
+    """An httpx response hook: every problem-details body goes to the leak check."""
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        response.read()
+        _leaks.add(response.text)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

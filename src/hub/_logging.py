@@ -56,8 +56,9 @@ _call_values: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "hub_sensitive_values", default=frozenset()
 )
 _secrets: set[str] = set()
-# Testing seam: `hub.testing.LeakCheck` collects every value the hub marked sensitive.
-_observed: set[str] | None = None
+# Testing seam: each installed `hub.testing.LeakCheck` collects the values the hub marks
+# sensitive; several may be installed at once (the suite's own and a test's).
+_observers: list[set[str]] = []
 
 # Shorter values (a sex, a two-letter code) are not identifying, and replacing them
 # would make every log line unreadable.
@@ -112,8 +113,8 @@ def redacting(*values: Any) -> Iterator[None]:
         if _identifying(text)
         for form in (text, text.strip(), unicodedata.normalize("NFD", text))
     }
-    if _observed is not None:
-        _observed.update(text.strip() for text in found)
+    for observed in _observers:
+        observed.update(text.strip() for text in found)
     token = _call_values.set(_call_values.get() | found)
     try:
         yield
@@ -123,15 +124,17 @@ def redacting(*values: Any) -> Iterator[None]:
 
 def observe_sensitive(value: Any) -> None:
     """Tell an installed `hub.testing.LeakCheck` about personal values (a record's)."""
-    if _observed is not None:
-        if hasattr(value, "model_dump"):
-            value = value.model_dump(mode="json")
-        elif isinstance(value, list | tuple):
-            value = [
-                item.model_dump(mode="json") if hasattr(item, "model_dump") else item
-                for item in value
-            ]
-        _observed.update(text.strip() for text in _strings(value) if _identifying(text))
+    if not _observers:
+        return
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list | tuple):
+        value = [
+            item.model_dump(mode="json") if hasattr(item, "model_dump") else item for item in value
+        ]
+    found = {text.strip() for text in _strings(value) if _identifying(text)}
+    for observed in _observers:
+        observed.update(found)
 
 
 def scrub(text: str) -> str:

@@ -18,7 +18,7 @@ import email.utils
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -99,7 +99,6 @@ class Call:
     purpose: Purpose
     deadline: float
     attempt: int = 1
-    extensions: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

@@ -38,7 +38,7 @@ from hub.audit._keys import signing_key
 from hub.audit._store import open_store
 from hub.audit._verify import VerifyReport, verify_trail
 from tests.audit.conftest import postgres_dsn
-from tests.conftest import requires_service
+from tests.conftest import collect_problem, requires_service
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSE = {"officer": "cb.0042", "procedure": "1.001757", "dossier": "H37.22-240315-0001"}
@@ -137,7 +137,10 @@ class Load:
 
     def _calls(self, number: int) -> None:
         headers = {"Authorization": f"Bearer {self._key}"}
-        with httpx.Client(base_url=self._url, headers=headers, timeout=30) as http:
+        hooks = {"response": [collect_problem]}
+        with httpx.Client(
+            base_url=self._url, headers=headers, timeout=30, event_hooks=hooks
+        ) as http:
             sent = 0
             while not self._stop.is_set():
                 query = self._queries[(number + sent * self._clients) % len(self._queries)]

@@ -21,6 +21,7 @@ from hub.audit import AuditEntry
 from hub.connector import Operation
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
+from tests.conftest import collect_problem
 from tests.reliability._inputs import (
     INJECTIONS,
     MALFORMED,
@@ -54,7 +55,10 @@ class Sidecar:
         self.url = url
         self.entries = entries
         self.http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=20
+            base_url=url,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=20,
+            event_hooks={"response": [collect_problem]},
         )
 
     def operate(self, source: str, operation: Operation | str, body: Any, **kwargs: Any) -> Any:

@@ -14,7 +14,7 @@ from hub import Hub, load_settings
 from hub.audit import AuditEntry
 from hub.sidecar import create_app, hash_key
 from hub.testing import ServedApp
-from tests.conftest import population_source
+from tests.conftest import collect_problem, population_source
 
 KEYS = {
     "portal-a": "key-portal-a-0123456789abcdef0123456789",
@@ -69,7 +69,12 @@ class Sidecar:
     def client(self, name: str | None = None, **headers: str) -> httpx.Client:
         if name is not None:
             headers["Authorization"] = f"Bearer {KEYS[name]}"
-        return httpx.Client(base_url=self.url, headers=headers, timeout=20)
+        return httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            timeout=20,
+            event_hooks={"response": [collect_problem]},
+        )
 
 
 def sidecar_settings(tmp_path: Path, mock: ServedApp, **extra: Any) -> Any:
@@ -80,6 +85,12 @@ def sidecar_settings(tmp_path: Path, mock: ServedApp, **extra: Any) -> Any:
         clients=clients(),
         **extra,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def client_keys_never_leak(leaks: Any) -> None:
+    """The clients' API keys join the values the suite-wide leak check looks for."""
+    leaks.add_values(KEYS.values())
 
 
 @pytest.fixture(scope="module")

@@ -240,3 +240,17 @@ async def test_concurrency_limit_bounds_the_wait_for_a_slot():
     release.set()
     assert (await first)[0] == "ok"
     assert await resilience.breaker.state() is BreakerState.CLOSED
+
+
+async def test_no_retries_gives_every_call_a_single_attempt():
+    """Within hub.testing.no_retries(), a 503 is not retried; outside it, it is again."""
+    from hub.testing import no_retries
+
+    with no_retries():
+        flaky = Flaky(unavailable())
+        with pytest.raises(UpstreamUnavailable):
+            await run(Resilience("s", settings()), flaky)
+        assert flaky.calls == 1
+    flaky = Flaky(unavailable())
+    assert (await run(Resilience("s", settings()), flaky))[0] == "ok"
+    assert flaky.calls == 2

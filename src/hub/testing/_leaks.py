@@ -48,11 +48,12 @@ class LeakCheck:
         root.addHandler(self._handler)
         if root.level > logging.DEBUG or root.level == logging.NOTSET:
             root.setLevel(logging.DEBUG)
-        _logging._observed = self.values
+        _logging._observers.append(self.values)
 
     def uninstall(self) -> None:
         logging.getLogger().removeHandler(self._handler)
-        _logging._observed = None
+        # By identity: another check may hold an equal set.
+        _logging._observers[:] = [o for o in _logging._observers if o is not self.values]
 
     def add(self, text: str) -> None:
         """Collect another text (an error body, a command's output) for the check."""
