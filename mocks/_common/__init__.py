@@ -5,7 +5,7 @@ protocol-specific fault kinds subclass `FaultEntry` and implement ``apply`` with
 helpers of `FaultCall`.
 """
 
-from mocks._common._app import MockState, mock_app
+from mocks._common._app import PROBLEM, MockState, mock_app, problem
 from mocks._common._faults import (
     BUILT_IN_KINDS,
     Captured,
@@ -20,6 +20,7 @@ from mocks._common._faults import (
 
 __all__ = [
     "BUILT_IN_KINDS",
+    "PROBLEM",
     "Captured",
     "ConnectionDropped",
     "FaultCall",
@@ -30,4 +31,5 @@ __all__ = [
     "PlanError",
     "mock_app",
     "parse_plan",
+    "problem",
 ]

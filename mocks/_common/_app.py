@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -70,6 +71,24 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         else:
             await fault.apply(FaultCall(scope, receive, send, self.app, self.state.profile))
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Response:
+    """An RFC 9457 problem answer, as a REST register's protocol errors are written."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status, media_type=PROBLEM)
 
 
 def _problem(status: int, detail: str, errors: list[dict[str, str]]) -> JSONResponse:

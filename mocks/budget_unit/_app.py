@@ -17,35 +17,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mocks._common import FaultCall, FaultEntry, MockProfile, mock_app
+from mocks._common import FaultCall, FaultEntry, MockProfile, mock_app, problem
 from mocks._world import BudgetUnit, World
 
 #: The one key the mock accepts; `hub_settings` hands it to the hub.
 API_KEY = "mock-budget-unit-key-0001"
 JSON = "application/json"
-PROBLEM = "application/problem+json"
 
 _CODE = re.compile(r"[0-9]{7}")
 _LEVELS = {"central": "trung_uong", "province": "tinh", "district": "huyen", "commune": "xa"}
 _STATUSES = {"active": "dang_hoat_dong", "closed": "da_dong"}
 
 
-def _problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
-    return Response(orjson.dumps(body), status, media_type=PROBLEM)
-
-
 def _unauthorized(detail: str) -> Response:
-    return _problem(401, "Unauthorized", detail)
+    return problem(401, "Unauthorized", detail)
 
 
 class ExpiredKeyEntry(FaultEntry):
@@ -108,10 +93,10 @@ class _Service:
         code = request.path_params["code"]
         if not _CODE.fullmatch(code):
             error = {"field": "code", "message": "Mã đơn vị phải gồm đúng 7 chữ số"}
-            return _problem(422, "Unprocessable Content", "Mã đơn vị không hợp lệ", [error])
+            return problem(422, "Unprocessable Content", "Mã đơn vị không hợp lệ", [error])
         unit = self.world.budget_unit(code)
         if unit is None:
-            return _problem(404, "Not Found", "Không tìm thấy đơn vị có mã này")
+            return problem(404, "Not Found", "Không tìm thấy đơn vị có mã này")
         return Response(orjson.dumps(_unit(unit)), media_type=JSON)
 
     async def status(self, request: Request) -> Response:

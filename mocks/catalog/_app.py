@@ -13,12 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mocks._common import MockProfile, mock_app
+from mocks._common import MockProfile, mock_app, problem
 from mocks._world import World
 from mocks.catalog._data import Tables, tables
 
 JSON = "application/json"
-PROBLEM = "application/problem+json"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 #: Far past the end of any catalog; larger numbers are refused, not served empty.
@@ -34,27 +33,13 @@ PROFILE = MockProfile(
 )
 
 
-def _problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
-    return Response(orjson.dumps(body), status, media_type=PROBLEM)
-
-
 def _not_found(detail: str) -> Response:
-    return _problem(404, "Not Found", detail)
+    return problem(404, "Not Found", detail)
 
 
 def _invalid(field: str, message: str) -> Response:
     errors = [{"field": field, "message": message}]
-    return _problem(422, "Unprocessable Content", "Tham số không hợp lệ", errors)
+    return problem(422, "Unprocessable Content", "Tham số không hợp lệ", errors)
 
 
 def _whole_number(raw: str | None, default: int) -> int | None:

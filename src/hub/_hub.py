@@ -166,7 +166,6 @@ class _Source:
     connector: Connector
     resilience: Resilience
     http: httpx.AsyncClient
-    settings: BaseModel
     record_types: dict[str, type[Record]]
 
 
@@ -196,6 +195,8 @@ class Hub:
             under the data directory unless configured).
         connectors: The connector classes by source name; by default those
             installed under the ``hub.connectors`` entry points.
+        on_call: Called with every call's audit entry once it is durable (metrics,
+            tests); more can be added with `observe`.
     """
 
     def __init__(
@@ -287,7 +288,6 @@ class Hub:
             connector=cls(settings, http),
             resilience=resilience,
             http=http,
-            settings=settings,
             record_types=record_types(cls.Record),
         )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,7 @@ from hub.errors import (
 from hub.records import AuthorizationRequest, Citizen, VerifiedIdentity
 from hub.testing import LeakCheck, ServedApp
 from mocks._world import World
-from tests.conftest import FAST, PURPOSE, hub_settings, population_source
+from tests.conftest import FAST, PURPOSE, hub_settings, muted, population_source
 
 # The same world as the population mock of tests/conftest.py: the same citizens.
 SEED, CITIZENS = 1, 10_000
@@ -147,15 +146,8 @@ async def visit(browser: httpx.Client, method: str, url: str | httpx.URL, **kwar
     code, and the suite's leak check reads every line the HTTP library logs. The hub is
     idle meanwhile, so muting the library's loggers mutes only the browser.
     """
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
+    with muted("httpx", "httpcore"):
         return await asyncio.to_thread(browser.request, method, url, **kwargs)
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 async def start_login(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from hub._serving import ServedApp
 from mocks._world import Citizen, World
 from mocks.population import create_app
 from schemas import schema_path
+from tests.conftest import muted
 
 NS = "urn:lienthong:dancu:1"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -38,13 +38,10 @@ def xsd() -> etree.XMLSchema:
 
 
 @pytest.fixture(autouse=True)
-def _quiet_zeep() -> Iterator[None]:
-    """zeep logs whole envelopes at DEBUG; these tests' envelopes hold synthetic ids."""
-    logger = logging.getLogger("zeep")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
+def _quiet_clients() -> Iterator[None]:
+    """These tests' own clients log ids, codes and keys in URLs and envelopes; not the hub's."""
+    with muted("httpx", "httpcore", "zeep"):
+        yield
 
 
 class Mock:

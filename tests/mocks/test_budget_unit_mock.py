@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,16 +22,6 @@ from schemas import schema_path
 
 SEED, CITIZENS = 3, 2_000
 KEY = {"X-Api-Key": API_KEY}
-
-
-@pytest.fixture(autouse=True)
-def _quiet_httpx() -> Iterator[None]:
-    """This test client's request lines carry unit codes in the URL; they are not the hub's."""
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 OPENAPI: dict[str, Any] = json.loads(schema_path("budget_unit/openapi.json").read_text())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -25,16 +24,6 @@ SEED, CITIZENS = 3, 2_000
 SETTINGS = hub_settings("http://127.0.0.1:1")
 CLIENT = (SETTINGS["client_id"], SETTINGS["client_secret"])
 _DOCUMENT = "urn:lienthong:business:openapi"
-
-
-@pytest.fixture(autouse=True)
-def _quiet_httpx() -> Iterator[None]:
-    """httpx logs every URL at INFO; these tests' URLs hold malformed codes on purpose."""
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")

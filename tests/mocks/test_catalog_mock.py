@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,16 +39,6 @@ CATALOGS = {
     "marital_statuses": 4,
     "blood_types": 4,
 }
-
-
-@pytest.fixture(autouse=True)
-def _quiet_httpx() -> Iterator[None]:
-    """This test client's request lines carry catalog names; they are not the hub's."""
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 OPENAPI: dict[str, Any] = json.loads(schema_path("catalog/openapi.json").read_text())

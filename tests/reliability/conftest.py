@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
-import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from hub import Hub
 from hub._registry import installed_mocks
 from hub.audit import AuditEntry
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import FAST, PURPOSE, hub_settings
+from tests.conftest import FAST, PURPOSE, hub_settings, muted
 
 T = TypeVar("T")
 Plan = dict[str, Any] | list[dict[str, Any]]
@@ -208,15 +207,8 @@ async def vneid_login(
         "vneid", redirect_uri=REDIRECT, level=2, client=PURPOSE.client
     )
     url = httpx.URL(request.url).copy_add_param("login_hint", national_id)
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
+    with muted("httpx", "httpcore"):
         response = await asyncio.to_thread(browser.get, url)
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
     code = httpx.URL(response.headers["location"]).params["code"]
     leaks.add_values([code, request.state, request.nonce, request.code_verifier])
     return {

@@ -43,6 +43,7 @@ __all__ = ["create_app"]
 log = get_logger("hub.sidecar")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SOURCE = r"^[a-z][a-z0-9_]{0,63}$"
 _JSON = "application/json"
 # How long /readyz waits for the audit store before calling it down.
 _READINESS_TIMEOUT = 1.0
@@ -394,41 +395,30 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
 
     responses: dict[int | str, dict[str, Any]] = _PROBLEMS
 
-    @app.post(
-        "/v1/sources/{source}/lookup",
-        response_model=LookupAnswer,
-        responses=responses,
-        openapi_extra=_body_schema(OperationRequest),
-    )
-    async def lookup(
-        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    ) -> Response:
-        """Look a record up; the answer holds only the fields this client may see."""
-        return await operate(request, source, Operation.LOOKUP)
+    def endpoint(operation: Operation) -> Callable[..., Awaitable[Response]]:
+        async def call(request: Request, source: str = Path(pattern=_SOURCE)) -> Response:
+            return await operate(request, source, operation)
 
-    @app.post(
-        "/v1/sources/{source}/verify",
-        response_model=VerifyAnswer,
-        responses=responses,
-        openapi_extra=_body_schema(OperationRequest),
-    )
-    async def verify(
-        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    ) -> Response:
-        """Check facts against a register: per field match / mismatch / unknown."""
-        return await operate(request, source, Operation.VERIFY)
+        return call
 
-    @app.post(
-        "/v1/sources/{source}/authenticate",
-        response_model=AuthenticateAnswer,
-        responses=responses,
-        openapi_extra=_body_schema(OperationRequest),
-    )
-    async def authenticate(
-        request: Request, source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    ) -> Response:
-        """Exchange a credential (a VNeID authorization code) for a verified identity."""
-        return await operate(request, source, Operation.AUTHENTICATE)
+    for operation, answer, summary in (
+        (Operation.LOOKUP, LookupAnswer, "Look a record up; the answer holds only the fields "
+         "this client may see."),
+        (Operation.VERIFY, VerifyAnswer, "Check facts against a register: per field match / "
+         "mismatch / unknown."),
+        (Operation.AUTHENTICATE, AuthenticateAnswer, "Exchange a credential (a VNeID "
+         "authorization code) for a verified identity."),
+    ):  # fmt: skip
+        app.add_api_route(
+            f"/v1/sources/{{source}}/{operation.value}",
+            endpoint(operation),
+            methods=["POST"],
+            name=operation.value,
+            description=summary,
+            response_model=answer,
+            responses=responses,
+            openapi_extra=_body_schema(OperationRequest),
+        )
 
     @app.get(
         "/v1/sources/{source}/authorization",
@@ -437,7 +427,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
     )
     async def authorization(
         request: Request,
-        source: str = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
+        source: str = Path(pattern=_SOURCE),
         redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$"),
         level: int = Query(ge=1, le=2),
     ) -> Response:
