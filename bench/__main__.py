@@ -1,4 +1,8 @@
-"""Run the benchmarks: python -m bench [name ...] (all when none is named)."""
+"""Run the benchmarks: python -m bench [name ...] (all when none is named).
+
+A benchmark that cannot run here (wrk missing, say) does not stop the others; the run
+ends non-zero and names it.
+"""
 
 import importlib
 import sys
@@ -14,7 +18,15 @@ BENCHMARKS = [
 
 if __name__ == "__main__":
     names = sys.argv[1:] or BENCHMARKS
+    failed = []
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         sys.argv = [f"bench.{name}"]
-        module.main()
+        try:
+            module.main()
+        except SystemExit as stop:
+            if stop.code not in (None, 0):
+                print(f"bench.{name} did not run: {stop.code}", file=sys.stderr)
+                failed.append(name)
+    if failed:
+        sys.exit(f"benchmarks that did not run: {', '.join(failed)}")
