@@ -1,17 +1,17 @@
 # Everything a fresh machine needs beyond python3 and make is bootstrapped here:
 # a virtual environment in .venv, uv (installed into .uv when it is not on PATH),
-# and the locked dependencies of uv.lock.
+# and the dependencies pinned, with their hashes, in requirements.lock.
 
 PYTHON ?= python3
 VENV := .venv
 BOOTSTRAP := .uv
 UV := $(or $(shell command -v uv 2>/dev/null),$(BOOTSTRAP)/bin/uv)
 STAMP := $(VENV)/.synced-lock
+LOCK := requirements.lock
 
-export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench fmt clean
+.PHONY: run test lint bench fmt lock clean
 
 run: $(STAMP)
 	$(VENV)/bin/hub serve --mocks
@@ -36,9 +36,18 @@ $(BOOTSTRAP)/bin/uv:
 	$(PYTHON) -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-$(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --all-extras --python $(PYTHON)
+# The lock names versions and hashes, never where packages come from: uv takes them
+# from the index this machine is set up for.
+$(STAMP): pyproject.toml $(LOCK) | $(UV)
+	$(UV) venv --allow-existing --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(VENV)/bin/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps --editable .
 	@touch $@
+
+# Re-pin after a change to pyproject.toml; pins already in the lock are kept.
+lock: | $(UV)
+	$(UV) pip compile --quiet pyproject.toml --all-extras --group dev --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) $(BOOTSTRAP) .mypy_cache .pytest_cache .ruff_cache .hypothesis
