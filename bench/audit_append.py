@@ -32,6 +32,7 @@ class CountingStore(Store):
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.description = inner.description
+        self.identity = inner.identity
         self.commits = 0
         self.entries = 0
 
@@ -42,6 +43,9 @@ class CountingStore(Store):
         await self.inner.commit(node, batch)
         self.commits += 1
         self.entries += len(batch.entries)
+
+    async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        return await self.inner.claim_meta(values)
 
     async def probe(self) -> None:
         await self.inner.probe()

@@ -161,6 +161,15 @@ class AuditSettings(_Section):
     signing_key: SecretRef | None = None
     #: Key of the HMAC that pseudonymises subjects; None means a development key.
     pseudonym_key: SecretRef | None = None
+    #: Key of the HMAC chained over every entry, so that an entry no checkpoint covers
+    #: yet is still provably the hub's; None means a development key.
+    mac_key: SecretRef | None = None
+    #: Public keys (PEM, or ``file:``/``env:``) whose checkpoints `hub audit verify`
+    #: accepts; the key of ``signing_key`` is always trusted.
+    trusted_keys: list[SecretRef] = Field(default_factory=list)
+    #: Allow development keys (made under the data directory) on a shared PostgreSQL
+    #: trail, where every replica must hold the same keys. For trials only.
+    development: bool = False
     checkpoint_every: int = Field(default=1000, ge=1)
     checkpoint_seconds: float = Field(default=10.0, gt=0)
     #: This replica's name; each node keeps its own tree. Defaults to the host name.

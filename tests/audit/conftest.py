@@ -21,6 +21,7 @@ import pytest
 from hub._config import AuditSettings
 from hub.audit import AuditEntry, AuditTrail, Outcome
 from hub.audit._keys import SIGNING_KEY_FILE, signing_key
+from tests._helpers import audit_keys
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 NODE = "hue-1"
@@ -88,8 +89,12 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_settings(store_url: str) -> Callable[..., AuditSettings]:
-    """Audit settings on the test's store; keyword arguments override."""
+def make_settings(store_url: str, tmp_path: Path) -> Callable[..., AuditSettings]:
+    """Audit settings on the test's store; keyword arguments override.
+
+    A PostgreSQL trail is shared, so it gets configured keys; SQLite uses the
+    development keys of the data directory.
+    """
 
     def make(**overrides: Any) -> AuditSettings:
         values: dict[str, Any] = {
@@ -99,6 +104,8 @@ def make_settings(store_url: str) -> Callable[..., AuditSettings]:
             "checkpoint_seconds": 3600.0,
             "append_timeout": 5.0,
         }
+        if store_url.startswith("postgresql:"):
+            values.update(audit_keys(tmp_path))
         values.update(overrides)
         return AuditSettings(**values)
 
@@ -122,6 +129,7 @@ def public_key_file(data_dir: Path, settings: AuditSettings) -> Path:
 
     key = signing_key(settings, data_dir=data_dir, create=False)
     path = data_dir / "keys" / f"{SIGNING_KEY_FILE}.pub"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     path.write_text(public_key_pem(key.public_key()), encoding="utf-8")
     return path
 

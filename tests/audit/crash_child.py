@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hub._config import AuditSettings
 from hub.audit import AuditEntry, AuditTrail, Outcome
+from tests._helpers import audit_keys
 
 WRITERS = 32
 
@@ -40,8 +41,10 @@ def entry() -> AuditEntry:
 
 
 async def main(store: str, data_dir: Path) -> None:
+    # The keys the test's settings configure for a shared store (see make_settings).
+    keys = audit_keys(data_dir.parent) if store.startswith("postgresql:") else {}
     settings = AuditSettings(
-        store=store, node="hue-1", checkpoint_every=100, checkpoint_seconds=0.2
+        store=store, node="hue-1", checkpoint_every=100, checkpoint_seconds=0.2, **keys
     )
     trail = await AuditTrail.open(settings, data_dir=data_dir)
 

@@ -20,6 +20,7 @@ from hub.audit import AuditTrail, Checkpoint, Outcome
 from hub.audit._cli import audit_app, keys_audit
 from hub.audit._keys import load_public_key, signing_key
 from hub.audit.merkle import verify_inclusion
+from tests._helpers import audit_keys_toml
 from tests.audit.conftest import NATIONAL_ID, NODE, make_entry
 
 runner = CliRunner()
@@ -27,8 +28,10 @@ runner = CliRunner()
 
 def config_file(tmp_path: Path, data_dir: Path, store: str) -> Path:
     path = tmp_path / "hub.toml"
+    keys = audit_keys_toml(tmp_path) if store.startswith("postgresql:") else ""
     path.write_text(
-        f'data_dir = "{data_dir}"\n[audit]\nstore = "{store}"\nnode = "{NODE}"\n', encoding="utf-8"
+        f'data_dir = "{data_dir}"\n[audit]\nstore = "{store}"\nnode = "{NODE}"\n{keys}',
+        encoding="utf-8",
     )
     return path
 

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hub._config import AuditSettings
@@ -34,7 +35,9 @@ async def read_back(settings: AuditSettings, data_dir: Path) -> tuple[VerifyRepo
     return report, size
 
 
-def test_acknowledged_entries_survive_sigkill(store_url: str, data_dir: Path) -> None:
+def test_acknowledged_entries_survive_sigkill(
+    store_url: str, data_dir: Path, make_settings: Callable[..., AuditSettings]
+) -> None:
     """Every id printed before SIGKILL is in the trail; it verifies, then resumes."""
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.audit.crash_child", store_url, str(data_dir)],
@@ -58,7 +61,7 @@ def test_acknowledged_entries_survive_sigkill(store_url: str, data_dir: Path) ->
     assert child.returncode == -signal.SIGKILL
     assert len(indices) >= ACKED_BEFORE_KILL, errors.decode()
 
-    settings = AuditSettings(store=store_url, node=NODE)
+    settings = make_settings(checkpoint_every=1000, checkpoint_seconds=10.0)
     report, size = asyncio.run(read_back(settings, data_dir))
     assert report.ok, report.problems
     assert max(indices) < size

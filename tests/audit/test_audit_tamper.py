@@ -22,6 +22,7 @@ from hub.audit import AuditTrail
 from hub.audit._cli import audit_app
 from hub.audit._entry import canonical_entry, record_bytes
 from hub.audit.merkle import leaf_hash
+from tests._helpers import audit_keys
 from tests.audit.conftest import NODE, make_entry, public_key_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,10 +199,8 @@ def test_backdated_row_appended(sqlite_trail: tuple[Path, Path, Path]) -> None:
     assert "1 entries after the newest checkpoint are not yet signed" in output
 
 
-def test_unsigned_tail_is_a_warning(
-    tmp_path: Path, data_dir: Path, sqlite_trail: tuple[Path, Path, Path]
-) -> None:
-    """Fresh entries after the newest checkpoint warn (exit 0), or fail with --strict."""
+def test_unsigned_entry_without_mac_fails(sqlite_trail: tuple[Path, Path, Path]) -> None:
+    """An entry added after the newest checkpoint without the trail's MAC fails, strict or not."""
     db, config, public = sqlite_trail
     leaf, body = forged(40)
     tamper(
@@ -210,10 +209,9 @@ def test_unsigned_tail_is_a_warning(
         params=(leaf, body),
     )
     code, output = verify(config, "--public-key", str(public))
-    assert code == 0, output
+    assert code == 1, output
     assert "warning: node hue-1: 1 entries after the newest checkpoint" in output
-    code, output = verify(config, "--public-key", str(public), "--strict")
-    assert code == 1
+    assert "entry hue-1~40 after the newest checkpoint do not carry this trail's MAC" in output
 
 
 def test_forged_checkpoint_signature(sqlite_trail: tuple[Path, Path, Path]) -> None:
@@ -235,7 +233,7 @@ def test_removed_checkpoint(sqlite_trail: tuple[Path, Path, Path]) -> None:
 
 
 def test_wrong_public_key(tmp_path: Path, sqlite_trail: tuple[Path, Path, Path]) -> None:
-    """Checked with another key, no checkpoint holds."""
+    """Checked with another key, every checkpoint is named as signed by a key not trusted."""
     from hub.audit._keys import generate_signing_key
 
     _, config, _ = sqlite_trail
@@ -243,7 +241,7 @@ def test_wrong_public_key(tmp_path: Path, sqlite_trail: tuple[Path, Path, Path])
     other.write_text(generate_signing_key(tmp_path / "other.pem"), encoding="utf-8")
     code, output = verify(config, "--public-key", str(other))
     assert code == 1
-    assert "checkpoint #0 to #3: the signature does not hold" in output
+    assert "checkpoint #0 to #3: signed by a key you do not trust" in output
 
 
 async def test_altered_tile_hash(tmp_path: Path, data_dir: Path) -> None:
@@ -312,7 +310,9 @@ def test_postgres_changed_field(postgres_schema: str, data_dir: Path) -> None:
     from tests.audit.conftest import postgres_dsn, with_search_path
 
     url = with_search_path(postgres_dsn(), postgres_schema)
-    settings = AuditSettings(store=url, node=NODE, checkpoint_every=10, checkpoint_seconds=3600)
+    settings = AuditSettings(
+        store=url, node=NODE, checkpoint_every=10, checkpoint_seconds=3600, **audit_keys(data_dir)
+    )
     asyncio.run(make_trail(settings, data_dir, count=30))
     public = public_key_file(data_dir, settings)
     with psycopg.connect(url, autocommit=True) as conn:

@@ -22,6 +22,7 @@ from hub.audit._store import Batch, Head, Snapshot, Store, StoreError, open_stor
 from hub.audit._verify import verify_trail
 from hub.audit.merkle import leaf_hash, verify_inclusion
 from hub.errors import AuditUnavailable, InvalidQuery, NotFound
+from tests._helpers import audit_keys
 from tests.audit.conftest import NATIONAL_ID, NODE, make_entry
 
 Settings = Callable[..., AuditSettings]
@@ -289,6 +290,7 @@ class FlakyStore(Store):
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.description = inner.description
+        self.identity = inner.identity
         self.fail: str | None = None
         self.hang = False
         self.broken = False
@@ -310,6 +312,9 @@ class FlakyStore(Store):
         await self.inner.commit(node, batch)
         if failure == "after":
             raise StoreError("test: the connection was cut during COMMIT")
+
+    async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        return await self.inner.claim_meta(values)
 
     async def probe(self) -> None:
         await self.inner.probe()
@@ -455,7 +460,10 @@ async def test_sqlite_lock_timeout_then_recovery(
 async def test_unreachable_store_at_open(tmp_path: Path, data_dir: Path) -> None:
     """A store that cannot be reached at open is AuditUnavailable, promptly."""
     settings = AuditSettings(
-        store="postgresql://postgres@127.0.0.1:9/nothing", node=NODE, append_timeout=1
+        store="postgresql://postgres@127.0.0.1:9/nothing",
+        node=NODE,
+        append_timeout=1,
+        **audit_keys(data_dir),
     )
     with pytest.raises(AuditUnavailable, match="cannot be opened"):
         await AuditTrail.open(settings, data_dir=data_dir)
@@ -527,6 +535,7 @@ async def test_postgres_cut_then_recovery(postgres_schema: str, data_dir: Path) 
         node=NODE,
         append_timeout=2,
         checkpoint_seconds=3600,
+        **audit_keys(data_dir),
     )
     trail = await AuditTrail.open(settings, data_dir=data_dir)
     try:

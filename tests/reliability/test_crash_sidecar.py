@@ -18,6 +18,7 @@ from hub.audit import InclusionProof
 from hub.audit._entry import parse_audit_id
 from hub.sidecar import hash_key
 from hub.testing import LeakCheck, ServedApp
+from tests._helpers import audit_keys
 from tests.conftest import FAST, MockAdmin, serve_mock
 from tests.reliability.crash_kit import (
     Answer,
@@ -74,6 +75,7 @@ def write_config(tmp_path: Path, store: str, mock: ServedApp, port: int) -> Path
         "audit": {
             "store": store,
             "node": NODE,
+            **(audit_keys(tmp_path) if store.startswith("postgresql:") else {}),
             "checkpoint_every": 200,
             "checkpoint_seconds": 0.5,
         },

@@ -27,6 +27,7 @@ import pytest
 from hub import load_settings
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
+from tests._helpers import audit_keys
 from tests.audit.conftest import postgres_dsn
 from tests.conftest import MockAdmin, population_source
 from tests.reliability.crash_kit import (
@@ -75,6 +76,7 @@ def sidecar_app(tmp_path: Path, store: str, mock: ServedApp) -> ServedApp:
         audit={
             "store": store,
             "node": NODE,
+            **(audit_keys(tmp_path) if store.startswith("postgresql:") else {}),
             "append_timeout": APPEND_TIMEOUT,
             "checkpoint_every": 100,
             "checkpoint_seconds": 0.5,

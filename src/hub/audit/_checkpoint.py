@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Annotated
 
 import rfc8785
@@ -12,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.audit._entry import NODE_PATTERN, Timestamp
 
-__all__ = ["Checkpoint", "sign_checkpoint"]
+__all__ = ["Checkpoint", "Trust", "check_signature", "sign_checkpoint"]
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 
 
 class Checkpoint(BaseModel):
@@ -24,6 +27,10 @@ class Checkpoint(BaseModel):
     The signature covers the RFC 8785 canonical JSON of every field but ``signature``
     (see `signed_bytes`); ``previous`` is the signature of the node's previous
     checkpoint, so the checkpoints form a chain in which none can be dropped unseen.
+    ``key`` names the key that signed it (`hub.audit._keys.key_id`), so that a verifier
+    tells a checkpoint signed by a key it does not trust from one whose signature is
+    broken; checkpoints made before keys were named have none, and their signed bytes
+    leave it out.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,11 +40,13 @@ class Checkpoint(BaseModel):
     root: Hex32 = Field(description="The RFC 6962 root of the tree, lowercase hex.")
     time: Timestamp = Field(description="When the checkpoint was made, UTC.")
     previous: Hex64 | None = Field(description="The previous checkpoint's signature (hex).")
+    key: KeyId | None = Field(default=None, description="The id of the signing key.")
     signature: Hex64 = Field(description="Ed25519 over the other fields' canonical JSON.")
 
     def signed_bytes(self) -> bytes:
         """The bytes the signature covers."""
-        return rfc8785.dumps(self.model_dump(mode="json", exclude={"signature"}))
+        exclude = {"signature"} if self.key is not None else {"signature", "key"}
+        return rfc8785.dumps(self.model_dump(mode="json", exclude=exclude))
 
     def verify(self, public_key: Ed25519PublicKey) -> bool:
         """Whether the signature holds under ``public_key``."""
@@ -56,6 +65,7 @@ def sign_checkpoint(
     root: bytes,
     time: datetime,
     previous: bytes | None,
+    key_id: str | None,
 ) -> Checkpoint:
     """Make and sign a checkpoint.
 
@@ -66,6 +76,7 @@ def sign_checkpoint(
         root: The tree's root.
         time: The moment (UTC); kept to the millisecond.
         previous: The signature of the node's previous checkpoint, None for its first.
+        key_id: The id of ``key``'s public key, recorded in the checkpoint.
     """
     unsigned = {
         "node": node,
@@ -73,7 +84,36 @@ def sign_checkpoint(
         "root": root.hex(),
         "time": time,
         "previous": previous.hex() if previous is not None else None,
+        "key": key_id,
     }
     draft = Checkpoint.model_validate({**unsigned, "signature": "0" * 128})
     signature = key.sign(draft.signed_bytes())
     return draft.model_copy(update={"signature": signature.hex()})
+
+
+class Trust(Enum):
+    """What a verifier makes of a checkpoint's signature."""
+
+    #: Signed by a trusted key, and the signature holds.
+    HOLDS = "holds"
+    #: Names a key that is not trusted: signed elsewhere, or by a retired key.
+    UNTRUSTED = "untrusted"
+    #: The signature does not hold under the key it names (forged or altered).
+    BROKEN = "broken"
+
+
+def check_signature(checkpoint: Checkpoint, keys: Mapping[str, Ed25519PublicKey]) -> Trust:
+    """Whether ``checkpoint`` is signed by one of ``keys`` (by key id).
+
+    A checkpoint that names no key (made before keys were named) is tried under each.
+
+    Args:
+        checkpoint: The checkpoint.
+        keys: The trusted public keys, by `hub.audit._keys.key_id`.
+    """
+    if checkpoint.key is None:
+        return Trust.HOLDS if any(checkpoint.verify(key) for key in keys.values()) else Trust.BROKEN
+    key = keys.get(checkpoint.key)
+    if key is None:
+        return Trust.UNTRUSTED
+    return Trust.HOLDS if checkpoint.verify(key) else Trust.BROKEN

@@ -29,12 +29,16 @@ from rich.table import Table
 from hub._config import AuditSettings, ConfigError, HubSettings, load_settings
 from hub.audit._entry import entry_json_schema, format_time, parse_audit_id
 from hub.audit._keys import (
+    EntryMac,
     Pseudonymiser,
+    generate_audit_keys,
     generate_signing_key,
     load_public_key,
+    mac_key,
     pseudonym_key,
     public_key_pem,
     signing_key,
+    trusted_keys,
 )
 from hub.audit._proof import NotCovered, build_proof
 from hub.audit._report import GROUP_KEYS, Report, build_report, find_entries
@@ -197,8 +201,9 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--public-key",
-            help="The PEM public key that signs checkpoints (repeat it across a key"
-            " rotation); by default the configured signing key's.",
+            help="A PEM public key whose checkpoints are trusted (repeat it for each"
+            " writer's key, or across a rotation); by default the configured signing key's"
+            " and those of [audit] trusted_keys.",
         ),
     ] = None,
     strict: Annotated[
@@ -206,16 +211,27 @@ def verify(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Recompute every node's tree and check every checkpoint; name each problem found."""
+    """Recompute every node's tree and check every checkpoint; name each problem found.
+
+    With the MAC key configured, the entries no checkpoint covers yet are proven by
+    their MACs too.
+    """
     settings, audit = _settings(config, store)
 
     async def run(trail: Store) -> VerifyReport:
         if public_key:
             keys = [load_public_key(path) for path in public_key]
         else:
-            keys = [signing_key(audit, data_dir=settings.data_dir, create=False).public_key()]
+            own = signing_key(audit, data_dir=settings.data_dir, create=False).public_key()
+            keys = [own, *trusted_keys(audit)]
+        try:
+            mac: EntryMac | None = EntryMac(
+                mac_key(audit, data_dir=settings.data_dir, create=False)
+            )
+        except ConfigError:
+            mac = None
         with _progress("verifying", total=True) as update:
-            return await verify_trail(trail, keys, strict=strict, progress=update)
+            return await verify_trail(trail, keys, strict=strict, progress=update, mac=mac)
 
     report: VerifyReport = _run(lambda: _with_store(settings, audit, run))
     if as_json:
@@ -470,6 +486,14 @@ def keys_audit(
     public_out: Annotated[
         Path | None, typer.Option("--public-out", help="Also write the public key here.")
     ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Make every key of a trail (signing, pseudonym, MAC) in this folder and"
+            " print the [audit] lines that name them; give every replica the same files.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key file.")] = False,
 ) -> None:
     """Make the Ed25519 key pair that signs audit checkpoints; print the public key.
@@ -478,6 +502,18 @@ def keys_audit(
 
     Inspectors check checkpoints with the public key: verify --public-key FILE.
     """
+    if folder is not None:
+        try:
+            paths = generate_audit_keys(folder)
+        except FileExistsError as exc:
+            _fail(f"key files exist: {exc}; a trail's keys are never replaced here", code=2)
+        except OSError as exc:
+            _fail(f"cannot write in {folder}: {exc.strerror}", code=2)
+        print("[audit]")
+        for name in ("signing_key", "pseudonym_key", "mac_key"):
+            print(f'{name} = "file:{paths[name].absolute()}"')
+        err.print(f"public key for inspectors: {paths['public_key']}", markup=False, soft_wrap=True)
+        return
     try:
         pem = generate_signing_key(out_file, overwrite=force)
     except FileExistsError:

@@ -34,11 +34,13 @@ from hub.audit._store import (
     Batch,
     EntryRow,
     Head,
+    IndexTaken,
     ReportRow,
     Snapshot,
     Store,
     StoredCheckpoint,
     StoreError,
+    WriterRow,
     head_from,
 )
 from hub.audit.merkle import leaf_hash
@@ -75,6 +77,7 @@ def _schema() -> list[str]:
         "    leaf bytea NOT NULL,\n"
         "    body text NOT NULL,\n"
         "    tile bytea,\n"
+        "    mac bytea,\n"
         f"{generated}"
         "    upstream_ms double precision GENERATED ALWAYS AS"
         " (((body::jsonb) #>> '{entry,upstream_ms}')::double precision) STORED,\n"
@@ -102,7 +105,17 @@ def _schema() -> list[str]:
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
             " FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()",
         ]
-    return statements
+    return statements + _meta_table()
+
+
+def _meta_table() -> list[str]:
+    return [
+        "CREATE TABLE audit_meta (name text PRIMARY KEY, value text NOT NULL)",
+        "CREATE TRIGGER audit_meta_append_only BEFORE UPDATE OR DELETE ON audit_meta"
+        " FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()",
+        "CREATE TRIGGER audit_meta_no_truncate BEFORE TRUNCATE ON audit_meta"
+        " FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()",
+    ]
 
 
 def _error(exc: BaseException) -> StoreError:
@@ -124,6 +137,15 @@ def _describe(url: str) -> str:
     return f"postgresql://{host}{port}/{parts.get('dbname', '')}"
 
 
+def _identity(url: str) -> str:
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://"
+    parts.pop("password", None)
+    return "postgresql:" + " ".join(f"{key}={parts[key]}" for key in sorted(parts))
+
+
 class PostgresStore(Store):
     """The audit trail in a PostgreSQL database.
 
@@ -135,6 +157,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, *, timeout: float) -> None:
         self.description = _describe(url)
+        self.identity = _identity(url)
         self._url = url
         self._timeout = timeout
         self._kwargs: dict[str, Any] = {
@@ -223,11 +246,23 @@ class PostgresStore(Store):
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,)
             )
-            cur = await conn.execute("SELECT to_regclass('audit_checkpoints') IS NOT NULL")
+            cur = await conn.execute(
+                "SELECT to_regclass('audit_checkpoints') IS NOT NULL,"
+                " to_regclass('audit_meta') IS NOT NULL"
+            )
             row = await cur.fetchone()
-            if row is not None and row[0]:
+            trail, meta = row if row is not None else (False, False)
+            if not trail:
+                statements = _schema()
+            elif not meta:
+                # A trail made before entries carried MACs: those rows keep a NULL one.
+                statements = [
+                    "ALTER TABLE audit_entries ADD COLUMN IF NOT EXISTS mac bytea",
+                    *_meta_table(),
+                ]
+            else:
                 return
-            for statement in _schema():
+            for statement in statements:
                 await conn.execute(statement)
 
     async def _lock_node(self, conn: psycopg.AsyncConnection[Any], node: str) -> None:
@@ -327,18 +362,39 @@ class PostgresStore(Store):
                 raise
             except BaseException as exc:
                 self._broken = True
+                if isinstance(exc, psycopg.errors.UniqueViolation):
+                    raise IndexTaken(
+                        f"PostgreSQL: an index of node {node} is already taken"
+                    ) from None
                 if isinstance(exc, psycopg.Error):
                     raise _error(exc) from None
                 raise
+
+    async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        conn = self._writer
+        if conn is None:
+            raise StoreError("the writer is not open")
+        try:
+            async with conn.transaction():
+                cur = conn.cursor()
+                await cur.executemany(
+                    "INSERT INTO audit_meta (name, value) VALUES (%s, %s)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    list(values.items()),
+                )
+                await cur.execute("SELECT name, value FROM audit_meta")
+                return dict(await cur.fetchall())
+        except psycopg.Error as exc:
+            raise _error(exc) from None
 
     async def _write(self, conn: psycopg.AsyncConnection[Any], node: str, batch: Batch) -> None:
         async with conn.transaction():
             cur = conn.cursor()
             async with cur.copy(
-                "COPY audit_entries (node, idx, leaf, body, tile) FROM STDIN"
+                "COPY audit_entries (node, idx, leaf, body, tile, mac) FROM STDIN"
             ) as copy:
-                for index, leaf, body, tile in batch.entries:
-                    await copy.write_row((node, index, leaf, body.decode(), tile))
+                for index, leaf, body, tile, mac in batch.entries:
+                    await copy.write_row((node, index, leaf, body.decode(), tile, mac))
             if batch.checkpoints:
                 await cur.executemany(
                     "INSERT INTO audit_checkpoints (node, seq, body, signature)"
@@ -444,11 +500,12 @@ class _PostgresSnapshot(Snapshot):
         ((highest,),) = await self._all("SELECT max(idx) FROM audit_entries WHERE node = %s", node)
         return 0 if highest is None else int(highest) + 1
 
-    async def checkpoints(self, node: str) -> list[StoredCheckpoint]:
+    async def checkpoints(self, node: str, since: int = 0) -> list[StoredCheckpoint]:
         rows = await self._all(
             "SELECT seq, convert_to(body, 'UTF8'), signature FROM audit_checkpoints"
-            " WHERE node = %s ORDER BY seq",
+            " WHERE node = %s AND seq >= %s ORDER BY seq",
             node,
+            since,
         )
         return [StoredCheckpoint(int(seq), bytes(body), bytes(sig)) for seq, body, sig in rows]
 
@@ -481,6 +538,19 @@ class _PostgresSnapshot(Snapshot):
             end,
         )
         return [(int(index), bytes(body)) for index, body in rows]
+
+    async def rows(self, node: str, start: int, end: int) -> list[WriterRow]:
+        rows = await self._all(
+            "SELECT idx, leaf, convert_to(body, 'UTF8'), mac FROM audit_entries"
+            " WHERE node = %s AND idx >= %s AND idx < %s ORDER BY idx",
+            node,
+            start,
+            end,
+        )
+        return [
+            (int(index), bytes(leaf), bytes(body), None if mac is None else bytes(mac))
+            for index, leaf, body, mac in rows
+        ]
 
     async def entries(self, node: str) -> AsyncIterator[list[EntryRow]]:
         async for rows in self._chunks(

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub._files import private_dir
 from hub.audit._store import (
     CHUNK,
     EARLIEST,
@@ -27,11 +28,13 @@ from hub.audit._store import (
     Batch,
     EntryRow,
     Head,
+    IndexTaken,
     ReportRow,
     Snapshot,
     Store,
     StoredCheckpoint,
     StoreError,
+    WriterRow,
     head_from,
 )
 from hub.audit.merkle import leaf_hash
@@ -40,7 +43,8 @@ __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+#: 2: entries carry a MAC; the trail records facts its writers must agree on.
+SCHEMA_VERSION = 2
 #: The subject index is keyed (node, run, subject), a run being 2**12 consecutive
 #: entries. Pseudonyms are random: indexed across the whole tree, each new entry would
 #: land on a page of its own, and every commit would write (and sync) a page per entry.
@@ -49,7 +53,7 @@ SCHEMA_VERSION = 1
 RUN_SHIFT = 12
 #: The page cache of each connection, KiB.
 CACHE_KIB = 32 * 1024
-#: Rows one INSERT statement adds (5 parameters each, below SQLite's 32,766).
+#: Rows one INSERT statement adds (6 parameters each, below SQLite's 32,766).
 ROWS_PER_INSERT = 512
 
 _GENERATED = {
@@ -66,16 +70,25 @@ _GENERATED = {
 }
 
 
+def _refuse_changes(tables: tuple[str, ...]) -> str:
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table}\n"
+        f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;\n"
+        for table in tables
+        for verb in ("update", "delete")
+    )
+
+
+_META_TABLE = (
+    "CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    " WITHOUT ROWID;\n"
+)
+
+
 def _schema() -> str:
     generated = "".join(
         f"    {name} {kind} GENERATED ALWAYS AS (json_extract(body, '$.entry.{name}')) VIRTUAL,\n"
         for name, kind in _GENERATED.items()
-    )
-    refuse = "".join(
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table}\n"
-        f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;\n"
-        for table in ("audit_entries", "audit_checkpoints")
-        for verb in ("update", "delete")
     )
     return (
         "CREATE TABLE IF NOT EXISTS audit_entries (\n"
@@ -84,6 +97,7 @@ def _schema() -> str:
         "    leaf BLOB NOT NULL,\n"
         "    body TEXT NOT NULL,\n"
         "    tile BLOB,\n"
+        "    mac BLOB,\n"
         f"{generated}"
         "    UNIQUE (node, idx)\n"
         ");\n"
@@ -98,15 +112,29 @@ def _schema() -> str:
         "    signature BLOB NOT NULL,\n"
         "    PRIMARY KEY (node, seq)\n"
         ") WITHOUT ROWID;\n"
-        f"{refuse}"
+        f"{_META_TABLE}"
+        f"{_refuse_changes(('audit_entries', 'audit_checkpoints', 'audit_meta'))}"
+        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+    )
+
+
+def _migration(version: int) -> str:
+    """The statements that bring a trail of schema ``version`` (0: none yet) up to date."""
+    if version == 0:
+        return _schema()
+    # Version 1: entries without MACs (those rows keep a NULL one), no meta table.
+    return (
+        "ALTER TABLE audit_entries ADD COLUMN mac BLOB;\n"
+        f"{_META_TABLE}"
+        f"{_refuse_changes(('audit_meta',))}"
         f"PRAGMA user_version = {SCHEMA_VERSION};\n"
     )
 
 
 @functools.cache
 def _insert_entries(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
-    return f"INSERT INTO audit_entries (node, idx, leaf, body, tile) VALUES {values}"  # noqa: S608
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO audit_entries (node, idx, leaf, body, tile, mac) VALUES {values}"  # noqa: S608
 
 
 def _error(exc: BaseException) -> StoreError:
@@ -127,6 +155,7 @@ class SqliteStore(Store):
     def __init__(self, path: Path, *, timeout: float) -> None:
         self.path = path
         self.description = f"sqlite:///{path}"
+        self.identity = f"sqlite:///{path.absolute()}"
         self._timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
         self._conn: sqlite3.Connection | None = None
@@ -152,7 +181,7 @@ class SqliteStore(Store):
 
     def _connect(self, *, create: bool) -> sqlite3.Connection:
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             target = str(self.path)
             uri = False
         else:
@@ -179,6 +208,12 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             conn.close()
             raise _error(exc) from None
+        if create:
+            # SQLite gives the WAL and shared-memory files the database file's mode,
+            # except files an older version left behind.
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f"{self.path}{suffix}", 0o600)
         return conn
 
     # The writer
@@ -209,8 +244,18 @@ class SqliteStore(Store):
         try:
             self._lock(node)
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                # IF NOT EXISTS under the write lock: writers starting together agree.
-                conn.executescript(f"BEGIN IMMEDIATE;\n{_schema()}COMMIT;")
+                # Read again under the write lock: writers starting together agree.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    (version,) = conn.execute("PRAGMA user_version").fetchone()
+                    if version < SCHEMA_VERSION:
+                        for statement in _migration(version).split(";\n"):
+                            if statement.strip():
+                                conn.execute(statement)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
             conn.execute("BEGIN")
             try:
                 head = _read_head(conn, node)
@@ -242,8 +287,8 @@ class SqliteStore(Store):
         for start in range(0, len(entries), ROWS_PER_INSERT):
             chunk = entries[start : start + ROWS_PER_INSERT]
             params: list[object] = []
-            for index, leaf, body, tile in chunk:
-                params += (node, index, leaf, body.decode(), tile)
+            for index, leaf, body, tile, mac in chunk:
+                params += (node, index, leaf, body.decode(), tile, mac)
             statements.append((_insert_entries(len(chunk)), params))
         for checkpoint in batch.checkpoints:
             statements.append(
@@ -268,9 +313,35 @@ class SqliteStore(Store):
                 raise
         except BaseException as exc:
             self._broken = True
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise IndexTaken(f"SQLite: an index of node {node} is already taken") from None
             if isinstance(exc, sqlite3.Error):
                 raise _error(exc) from None
             raise
+
+    def _claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        conn = self._conn
+        if conn is None:
+            raise StoreError("the writer is not open")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO audit_meta (name, value) VALUES (?, ?)",
+                    list(values.items()),
+                )
+                stored = dict(conn.execute("SELECT name, value FROM audit_meta").fetchall())
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _error(exc) from None
+        return stored
+
+    async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        return await self._in_writer(lambda: self._claim_meta(values))
 
     async def commit(self, node: str, batch: Batch) -> None:
         future = self._executor.submit(self._commit, node, batch)
@@ -328,6 +399,13 @@ class SqliteStore(Store):
             yield _SqliteSnapshot(conn)
         finally:
             await asyncio.to_thread(conn.close)
+
+
+def _private_file(path: Path) -> None:
+    """Make ``path`` (and its folder) readable by this user alone: the trail is personal data."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 def _read_head(conn: sqlite3.Connection, node: str) -> Head:
@@ -424,11 +502,12 @@ class _SqliteSnapshot(Snapshot):
         ((highest,),) = await self._all("SELECT max(idx) FROM audit_entries WHERE node = ?", node)
         return 0 if highest is None else int(highest) + 1
 
-    async def checkpoints(self, node: str) -> list[StoredCheckpoint]:
+    async def checkpoints(self, node: str, since: int = 0) -> list[StoredCheckpoint]:
         rows = await self._all(
             "SELECT seq, CAST(body AS BLOB), signature FROM audit_checkpoints"
-            " WHERE node = ? ORDER BY seq",
+            " WHERE node = ? AND seq >= ? ORDER BY seq",
             node,
+            since,
         )
         return [StoredCheckpoint(seq=seq, body=body, signature=sig) for seq, body, sig in rows]
 
@@ -463,6 +542,16 @@ class _SqliteSnapshot(Snapshot):
             end,
         )
         return [(index, body) for index, body in rows]
+
+    async def rows(self, node: str, start: int, end: int) -> list[WriterRow]:
+        rows = await self._all(
+            "SELECT idx, leaf, CAST(body AS BLOB), mac FROM audit_entries"
+            " WHERE node = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            node,
+            start,
+            end,
+        )
+        return [(index, leaf, body, mac) for index, leaf, body, mac in rows]
 
     async def entries(self, node: str) -> AsyncIterator[list[EntryRow]]:
         async for rows in self._chunks(

@@ -30,11 +30,13 @@ __all__ = [
     "Batch",
     "EntryRow",
     "Head",
+    "IndexTaken",
     "ReportRow",
     "Snapshot",
     "Store",
     "StoreError",
     "StoredCheckpoint",
+    "WriterRow",
     "open_store",
 ]
 
@@ -55,6 +57,14 @@ class StoreError(Exception):
     """
 
 
+class IndexTaken(StoreError):
+    """A commit found one of its indices already taken: the store was written behind the writer.
+
+    Either another process writes the same node, or someone with access to the store
+    inserted a row; neither is a reason to read the store back and carry on.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
     """A checkpoint as stored: its signed bytes and signature."""
@@ -67,6 +77,9 @@ class StoredCheckpoint:
 #: One stored entry: its position, the leaf hash written with it, its record bytes.
 #: A plain tuple: verification reads millions of them.
 EntryRow = tuple[int, bytes, bytes]
+#: One stored entry as its writer checks it: position, leaf hash, record bytes, and the
+#: MAC chained over it (None for an entry written before entries carried one).
+WriterRow = tuple[int, bytes, bytes, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +114,9 @@ class Head:
 class Batch:
     """What one transaction adds to a node's tree."""
 
-    #: (index, leaf hash, record bytes, hash of the tile it completes or None),
+    #: (index, leaf hash, record bytes, hash of the tile it completes or None, MAC),
     #: consecutive indices.
-    entries: list[tuple[int, bytes, bytes, bytes | None]] = field(default_factory=list)
+    entries: list[tuple[int, bytes, bytes, bytes | None, bytes]] = field(default_factory=list)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
 
 
@@ -119,8 +132,8 @@ class Snapshot(ABC):
         """One past the highest index stored for ``node`` (0 when none)."""
 
     @abstractmethod
-    async def checkpoints(self, node: str) -> list[StoredCheckpoint]:
-        """Every checkpoint of ``node``, by sequence number."""
+    async def checkpoints(self, node: str, since: int = 0) -> list[StoredCheckpoint]:
+        """The checkpoints of ``node`` from sequence number ``since`` on, in order."""
 
     @abstractmethod
     async def newest_checkpoint(self, node: str) -> StoredCheckpoint | None:
@@ -133,6 +146,10 @@ class Snapshot(ABC):
     @abstractmethod
     async def bodies(self, node: str, start: int, end: int) -> list[tuple[int, bytes]]:
         """(index, record bytes) of the entries with ``start <= index < end``."""
+
+    @abstractmethod
+    async def rows(self, node: str, start: int, end: int) -> list[WriterRow]:
+        """The entries with ``start <= index < end``, with their leaf hashes and MACs."""
 
     @abstractmethod
     def entries(self, node: str) -> AsyncIterator[list[EntryRow]]:
@@ -160,6 +177,9 @@ class Store(ABC):
 
     #: Where the store is, for people: no password, no query string.
     description: str
+    #: What tells this store from another (location and options, never a password),
+    #: for the state its writers keep outside it.
+    identity: str
 
     @abstractmethod
     async def open_writer(self, node: str) -> Head:
@@ -170,11 +190,26 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
+        """Record each of ``values`` the store does not hold yet; return what it holds.
+
+        The writer's way to record facts about the trail that every writer must agree
+        on (the fingerprints of the shared keys) on first use.
+
+        Raises:
+            StoreError: the store cannot be written.
+        """
+
+    @abstractmethod
     async def commit(self, node: str, batch: Batch) -> None:
         """Add the batch in one durable transaction; all of it or none.
 
         After a StoreError the outcome may be unknown (a cut during COMMIT): the
         writer must call `open_writer` again, which reads back what is there.
+
+        Raises:
+            IndexTaken: an index of the batch is already stored (nothing was added).
+            StoreError: the store failed; the outcome may be unknown.
         """
 
     @abstractmethod

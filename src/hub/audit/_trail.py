@@ -15,6 +15,13 @@ Indices are given out only when a batch is planned, and a batch is committed who
 not at all. When a commit fails (or its outcome is unknown, as when the connection is
 cut during COMMIT), the store refuses the batch queued behind it, and the writer reads
 its state back from the store before the next one: no index is skipped or used twice.
+
+The store's administrator is not trusted. Every entry carries a MAC chained over the
+one before it, under a key kept outside the store; before it writes (at start, and
+after any failed commit) the writer proves the stored tree is the one it signed and
+MACed (`hub.audit._resume`), and a commit that finds an index taken is a tamper alarm,
+never a reason to read the store back and carry on. A writer that finds tampering
+refuses to write: the hub fails closed.
 """
 
 from __future__ import annotations
@@ -28,17 +35,29 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub._config import AuditSettings
+from hub._config import AuditSettings, ConfigError
 from hub._logging import get_logger
-from hub.audit._checkpoint import Checkpoint, sign_checkpoint
+from hub.audit._checkpoint import sign_checkpoint
 from hub.audit._entry import AuditEntry, audit_id, canonical_entry, parse_audit_id, record_bytes
-from hub.audit._keys import Pseudonymiser, pseudonym_key, signing_key
-from hub.audit._proof import InclusionProof, NotCovered, build_proof, parse_checkpoint
+from hub.audit._keys import (
+    EntryMac,
+    Pseudonymiser,
+    fingerprint,
+    key_id,
+    mac_key,
+    pseudonym_key,
+    require_configured_keys,
+    signing_key,
+    trusted_keys,
+)
+from hub.audit._proof import InclusionProof, NotCovered, build_proof
+from hub.audit._resume import Tampered, check_stored_tree
+from hub.audit._state import SignedState, WriterState
 from hub.audit._store import (
     Batch,
-    Head,
+    IndexTaken,
     Store,
     StoredCheckpoint,
     StoreError,
@@ -61,6 +80,7 @@ class _Signed:
 
     seq: int
     size: int
+    root: bytes | None
     signature: bytes | None
     time: datetime | None
     #: When it was made, on the monotonic clock (for the T-seconds cadence).
@@ -69,6 +89,9 @@ class _Signed:
 
 #: Batches handed to the store and not yet committed, at most.
 IN_FLIGHT = 2
+#: What the trail records of its shared keys, so that writers holding other keys
+#: refuse to start rather than write pseudonyms or MACs nobody else can match.
+_FINGERPRINTS = {"pseudonym_key": "pseudonym-key-fingerprint", "mac_key": "mac-key-fingerprint"}
 
 
 class AuditTrail:
@@ -79,6 +102,9 @@ class AuditTrail:
         node: This node's name.
         key: The Ed25519 key that signs checkpoints.
         pseudonymiser: The HMAC of subjects.
+        mac: The MAC chain of entries.
+        trusted: Other public keys whose checkpoints this node accepts (a rotation).
+        state: Where the writer remembers the newest checkpoint it signed.
         settings: The ``[audit]`` settings (cadence, timeouts, batch size).
     """
 
@@ -89,12 +115,27 @@ class AuditTrail:
         node: str,
         key: Ed25519PrivateKey,
         pseudonymiser: Pseudonymiser,
+        mac: EntryMac,
+        trusted: list[Ed25519PublicKey],
+        state: WriterState,
         settings: AuditSettings,
     ) -> None:
         self._store = store
         self._node = node
         self._key = key
+        self._key_id = key_id(key.public_key())
+        self._keys = {key_id(public): public for public in trusted}
+        self._keys[self._key_id] = key.public_key()
         self._pseudonymise = pseudonymiser
+        self._mac = mac
+        self._state = state
+        # The MAC of the newest planned entry, and its time: the next ones follow them.
+        self._last_mac = b""
+        self._last_time: datetime | None = None
+        # Set when the store was found tampered with: the writer writes no more.
+        self._tampered: Tampered | None = None
+        # Checkpoints signed and not yet remembered, by sequence number.
+        self._committed: dict[int, _Signed] = {}
         self._every = settings.checkpoint_every
         self._seconds = settings.checkpoint_seconds
         self._timeout = settings.append_timeout
@@ -113,7 +154,9 @@ class AuditTrail:
         # The tree and newest checkpoint as they will be once every batch handed to the
         # store is committed; None when they must be read back from the store.
         self._tree: TileTree | None = None
-        self._signed = _Signed(seq=-1, size=0, signature=None, time=None, made=time.monotonic())
+        self._signed = _Signed(
+            seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+        )
 
     @classmethod
     async def open(cls, settings: AuditSettings, *, data_dir: Path) -> AuditTrail:
@@ -125,9 +168,10 @@ class AuditTrail:
                 development keys live there.
 
         Raises:
-            ConfigError: the store URL or a key is invalid.
-            AuditUnavailable: the store cannot be reached, or another process
-                writes this node.
+            ConfigError: the store URL or a key is invalid, a shared store has no
+                configured keys, or the keys differ from those the trail was started with.
+            AuditUnavailable: the store cannot be reached, another process writes this
+                node, or the stored tree is not the one this node signed (tamper alarm).
         """
         store = open_store(settings.store, data_dir=data_dir, timeout=settings.append_timeout)
         return await cls._start(store, settings, data_dir=data_dir)
@@ -136,17 +180,31 @@ class AuditTrail:
     async def _start(cls, store: Store, settings: AuditSettings, *, data_dir: Path) -> AuditTrail:
         """Open a trail on ``store`` (closed again if the trail cannot start)."""
         try:
+            if not store.identity.startswith("sqlite:"):
+                require_configured_keys(settings)
+            pseudonyms = pseudonym_key(settings, data_dir=data_dir)
+            macs = mac_key(settings, data_dir=data_dir)
             trail = cls(
                 store,
                 node=settings.node,
                 key=signing_key(settings, data_dir=data_dir),
-                pseudonymiser=Pseudonymiser(pseudonym_key(settings, data_dir=data_dir)),
+                pseudonymiser=Pseudonymiser(pseudonyms),
+                mac=EntryMac(macs),
+                trusted=trusted_keys(settings),
+                state=WriterState(data_dir, node=settings.node, store=store.identity),
                 settings=settings,
             )
             await trail._resume()
+            await trail._claim_fingerprints({"pseudonym_key": pseudonyms, "mac_key": macs})
         except StoreError as exc:
             await store.aclose()
             raise AuditUnavailable(f"the audit trail cannot be opened: {exc}") from None
+        except Tampered as exc:
+            await store.aclose()
+            raise AuditUnavailable(
+                f"the audit trail of node {exc.node} was tampered with (first index at"
+                f" fault: {exc.index}); this node will not write. Run `hub audit verify`"
+            ) from None
         except BaseException:
             await store.aclose()
             raise
@@ -155,6 +213,21 @@ class AuditTrail:
 
     def __repr__(self) -> str:
         return f"AuditTrail(node={self._node!r}, store={self._store!r})"
+
+    async def _claim_fingerprints(self, keys: dict[str, bytes]) -> None:
+        """Record the shared keys' fingerprints on first use; refuse keys that differ."""
+        mine = {_FINGERPRINTS[name]: fingerprint(key) for name, key in keys.items()}
+        stored = await self._store.claim_meta(mine)
+        differ = [
+            name for name in keys if stored.get(_FINGERPRINTS[name]) != mine[_FINGERPRINTS[name]]
+        ]
+        if differ:
+            names = " and ".join(f"audit.{name}" for name in differ)
+            raise ConfigError(
+                f"{names}: not the key this audit trail was started with; every node of a"
+                " trail must use the same key (copy it from the first node, e.g. as a"
+                " file: secret), or give this node a trail of its own"
+            )
 
     @property
     def node(self) -> str:
@@ -192,6 +265,13 @@ class AuditTrail:
             raise ValueError(f"this trail writes node {self._node}, not {entry.node}")
         if self._closing:
             raise AuditUnavailable("the audit trail is closed")
+        if self._tampered is not None:
+            raise AuditUnavailable("the audit trail was tampered with; this node writes no more")
+        # Entries are written in the order they arrive; a call that began before the one
+        # appended last is written at that one's time, so times never go backwards.
+        if self._last_time is not None and entry.time < self._last_time:
+            entry = entry.model_copy(update={"time": self._last_time})
+        self._last_time = entry.time
         canonical = canonical_entry(entry)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
@@ -234,6 +314,8 @@ class AuditTrail:
         """Raise AuditUnavailable unless the store can take an entry now (for /readyz)."""
         if self._closing or self._writer is None or self._writer.done():
             raise AuditUnavailable("the audit trail is closed")
+        if self._tampered is not None:
+            raise AuditUnavailable("the audit trail was tampered with; this node writes no more")
         try:
             async with asyncio.timeout(self._timeout):
                 await self._store.probe()
@@ -292,31 +374,73 @@ class AuditTrail:
             raise AuditUnavailable("the audit trail did not sign a checkpoint in time") from None
 
     async def _resume(self) -> None:
-        """Read the tree back from the store (at start, and after a failed commit)."""
-        head: Head = await self._store.open_writer(self._node)
-        tree = TileTree(head.tiles, head.tail)
-        if head.checkpoint is None:
-            self._signed = _Signed(seq=-1, size=0, signature=None, time=None, made=time.monotonic())
-            self._tree = tree
-            return
+        """Read the tree back from the store and prove it (at start, and after a failed commit).
+
+        Raises:
+            Tampered: the stored tree is not the one this node signed and MACed.
+            StoreError: the store cannot be read.
+        """
+        self._committed.clear()
+        head = await self._store.open_writer(self._node)
         try:
-            newest: Checkpoint = parse_checkpoint(head.checkpoint)
-        except ValueError:
-            raise StoreError("the newest checkpoint is malformed; run `hub audit verify`") from None
-        if newest.node != self._node or newest.size > head.size:
-            raise StoreError(
-                "the newest checkpoint does not match the entries; run `hub audit verify`"
-            )
-        # The cadence counts from now: the time of an old checkpoint says nothing of when
-        # this process last signed.
-        self._signed = _Signed(
-            seq=head.checkpoint.seq,
-            size=newest.size,
-            signature=head.checkpoint.signature,
-            time=newest.time,
-            made=time.monotonic(),
+            remembered = self._state.load()
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        resumed = await check_stored_tree(
+            self._store,
+            self._node,
+            head,
+            keys=self._keys,
+            mac=self._mac,
+            remembered=remembered,
         )
-        self._tree = tree
+        newest, stored = resumed.newest, resumed.stored
+        if newest is None or stored is None:
+            self._signed = _Signed(
+                seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+            )
+        else:
+            # The cadence counts from now: the time of an old checkpoint says nothing of
+            # when this process last signed.
+            self._signed = _Signed(
+                seq=stored.seq,
+                size=newest.size,
+                root=bytes.fromhex(newest.root),
+                signature=stored.signature,
+                time=newest.time,
+                made=time.monotonic(),
+            )
+            if remembered is None or remembered.seq < stored.seq:
+                self._remember(self._signed)
+        self._last_mac = resumed.mac
+        if resumed.time is not None:
+            stored_time = datetime.fromisoformat(resumed.time)
+            if self._last_time is None or stored_time > self._last_time:
+                self._last_time = stored_time
+        self._tree = resumed.tree
+
+    def _remember(self, signed: _Signed) -> None:
+        """Keep the newest signed checkpoint outside the store (see `hub.audit._state`)."""
+        assert signed.root is not None
+        assert signed.signature is not None
+        self._state.save(
+            SignedState(
+                seq=signed.seq,
+                size=signed.size,
+                root=signed.root.hex(),
+                signature=signed.signature.hex(),
+            )
+        )
+
+    def _alarm(self, tampered: Tampered) -> None:
+        """Stop writing for good, and say why where the operator looks."""
+        self._tampered = tampered
+        log.error(
+            "audit tamper alarm: this node writes no more",
+            node=tampered.node,
+            index=tampered.index,
+            reason=tampered.reason,
+        )
 
     def _due(self, signed: _Signed, size: int) -> bool:
         """Whether a checkpoint of a tree of ``size`` falls due on the time cadence."""
@@ -349,10 +473,17 @@ class AuditTrail:
             # A commit failed: let the batches behind it fail too, then read back.
             if self._in_flight:
                 return _Step.IDLE
+            if self._tampered is not None:
+                self._fail(self._take(len(self._pending)), self._take_waiters(), self._tampered)
+                return _Step.DONE if self._closing else _Step.IDLE
             try:
                 async with asyncio.timeout(self._timeout):
                     await self._resume()
                 log.info("audit trail resumed", node=self._node)
+            except Tampered as exc:
+                self._alarm(exc)
+                self._fail(self._take(len(self._pending)), self._take_waiters(), exc)
+                return _Step.DONE if self._closing else _Step.IDLE
             except (StoreError, TimeoutError) as exc:
                 self._fail(self._take(len(self._pending)), self._take_waiters(), exc)
                 return _Step.DONE if self._closing else _Step.IDLE
@@ -372,7 +503,7 @@ class AuditTrail:
             return _Step.IDLE
         tree = self._tree.copy()
         signed = dataclasses.replace(self._signed)
-        plan, ids = self._plan(batch, tree, signed, sign=sign)
+        plan, ids, self._last_mac = self._plan(batch, tree, signed, sign=sign)
         self._tree, self._signed = tree, signed
         task = asyncio.create_task(self._commit(plan, batch, ids, waiters))
         self._in_flight.append(task)
@@ -392,6 +523,12 @@ class AuditTrail:
         try:
             async with asyncio.timeout(self._timeout):
                 await self._store.commit(self._node, plan)
+        except IndexTaken as exc:
+            # Not a reason to read the store back: someone wrote where this writer writes.
+            first = plan.entries[0][0] if plan.entries else self._signed.size
+            self._alarm(Tampered(self._node, first, str(exc)))
+            self._tree = None
+            self._fail(batch, waiters, exc)
         except (StoreError, TimeoutError) as exc:
             self._tree = None
             self._fail(batch, waiters, exc)
@@ -406,11 +543,27 @@ class AuditTrail:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+            if plan.checkpoints:
+                await self._remember_committed(plan.checkpoints[-1])
         finally:
             task = asyncio.current_task()
             if task in self._in_flight:
                 self._in_flight.remove(task)
             self._wake.set()
+
+    async def _remember_committed(self, checkpoint: StoredCheckpoint) -> None:
+        """Remember a committed checkpoint; a failure to is logged, the store holds it."""
+        signed = self._committed.pop(checkpoint.seq, None)
+        if signed is None:
+            return
+        try:
+            await asyncio.to_thread(self._remember, signed)
+        except OSError as exc:
+            log.error(
+                "cannot remember the newest checkpoint outside the store",
+                node=self._node,
+                error=exc.strerror,
+            )
 
     def _take(self, count: int) -> list[_Pending]:
         """The next ``count`` waiting entries whose callers still wait, oldest first."""
@@ -427,22 +580,26 @@ class AuditTrail:
 
     def _plan(
         self, batch: list[_Pending], tree: TileTree, signed: _Signed, *, sign: bool
-    ) -> tuple[Batch, list[str]]:
-        """Extend ``tree`` and ``signed`` with the batch; what to commit, and the new ids."""
+    ) -> tuple[Batch, list[str], bytes]:
+        """Extend ``tree`` and ``signed`` with the batch; what to commit, the new ids, and
+        the MAC of its last entry."""
         plan = Batch()
         ids: list[str] = []
         node = self._node
+        chain = self._last_mac
+        mac = self._mac
         for canonical, _ in batch:
             index = tree.size
             body = record_bytes(canonical, index)
             leaf = leaf_hash(body)
+            chain = mac(node, chain, leaf)
             ids.append(audit_id(node, index))
-            plan.entries.append((index, leaf, body, tree.append(leaf)))
+            plan.entries.append((index, leaf, body, tree.append(leaf), chain))
             if index + 1 - signed.size >= self._every:
                 plan.checkpoints.append(self._sign(tree, signed))
         if tree.size > signed.size and sign:
             plan.checkpoints.append(self._sign(tree, signed))
-        return plan, ids
+        return plan, ids, chain
 
     def _sign(self, tree: TileTree, signed: _Signed) -> StoredCheckpoint:
         """Sign the tree as it stands, chained to ``signed``, which it then replaces."""
@@ -450,26 +607,30 @@ class AuditTrail:
         # Checkpoint times never go backwards, even when the clock does.
         if signed.time is not None and now < signed.time:
             now = signed.time
+        root = tree.root()
         checkpoint = sign_checkpoint(
             self._key,
             node=self._node,
             size=tree.size,
-            root=tree.root(),
+            root=root,
             time=now,
             previous=signed.signature,
+            key_id=self._key_id,
         )
         signature = bytes.fromhex(checkpoint.signature)
         signed.seq += 1
         signed.size = tree.size
+        signed.root = root
         signed.signature = signature
         signed.time = checkpoint.time
         signed.made = time.monotonic()
+        self._committed[signed.seq] = dataclasses.replace(signed)
         return StoredCheckpoint(seq=signed.seq, body=checkpoint.signed_bytes(), signature=signature)
 
     def _fail(
         self, batch: list[_Pending], waiters: list[asyncio.Future[None]], exc: BaseException
     ) -> None:
-        if isinstance(exc, StoreError):
+        if isinstance(exc, StoreError | Tampered):
             reason = str(exc)
         elif isinstance(exc, TimeoutError):
             reason = "the store did not answer in time"

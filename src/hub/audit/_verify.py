@@ -19,7 +19,13 @@ normal state of a running node (a checkpoint is due every N entries or T seconds
 of a node that crashed before its next one (it signs them when it starts again), so
 they are reported as a warning with their count, or as a problem with ``strict``. An
 unsigned entry dated well before the newest checkpoint cannot be one of those, and is
-a problem.
+a problem. With the MAC key, each of them is proven the writer's own by its MAC, chained
+from the entry before; an entry whose MAC does not hold was added by someone without
+the key.
+
+Checkpoints name the key that signed them: one signed by a key that is not in the
+trust list is reported as such, apart from one whose signature is broken. Entry times
+never go backwards within a node; an entry dated before the one before it is named.
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ from datetime import datetime, timedelta
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.audit._checkpoint import Checkpoint
+from hub.audit._checkpoint import Checkpoint, Trust, check_signature
 from hub.audit._entry import audit_id, format_time
+from hub.audit._keys import GENESIS_MAC, EntryMac, key_id
 from hub.audit._proof import parse_checkpoint
-from hub.audit._store import TILE_SIZE, EntryRow, Snapshot, Store
-from hub.audit.merkle import CompactRange, root
+from hub.audit._resume import entry_time
+from hub.audit._store import TILE_SIZE, EntryRow, Snapshot, Store, WriterRow
+from hub.audit.merkle import CompactRange, leaf_hash, root
 
 __all__ = ["NodeSummary", "VerifyReport", "verify_trail"]
 
@@ -92,6 +100,7 @@ async def verify_trail(
     *,
     strict: bool = False,
     progress: Progress | None = None,
+    mac: EntryMac | None = None,
 ) -> VerifyReport:
     """Recompute every node's tree from the stored records and check every checkpoint.
 
@@ -101,18 +110,21 @@ async def verify_trail(
             rotation).
         strict: Count entries not yet covered by a checkpoint as a problem.
         progress: Called with (entries done, entries in all) as the scan goes.
+        mac: The entries' MAC chain, to prove the entries no checkpoint covers yet;
+            without it they are reported as unproven.
 
     Raises:
         StoreError: the store cannot be read.
     """
     report = VerifyReport()
+    keys = {key_id(key): key for key in public_keys}
     async with store.snapshot() as snapshot:
         nodes = await snapshot.nodes()
         sizes = {node: await snapshot.size(node) for node in nodes}
         total = sum(sizes.values())
         done = 0
         for node in nodes:
-            checker = _NodeCheck(node, public_keys, strict=strict)
+            checker = _NodeCheck(node, keys, strict=strict)
             await checker.check_checkpoints(snapshot)
             async for chunk in snapshot.entries(node):
                 checker.scan(chunk)
@@ -124,6 +136,15 @@ async def verify_trail(
                 # Something does not hold: read the records themselves to say what.
                 async for chunk in snapshot.entries(node):
                     checker.diagnose(chunk)
+            unsigned = checker.count - checker.signed_size
+            if unsigned > 0 and mac is not None:
+                start = max(checker.signed_size - 1, 0)
+                checker.check_macs(await snapshot.rows(node, start, checker.count), mac)
+            elif unsigned > 0:
+                report.warnings.append(
+                    f"node {node}: the MACs of the {unsigned} entries after the newest"
+                    " checkpoint were not checked (no MAC key)"
+                )
             report.nodes.append(checker.finish(report))
     return report
 
@@ -154,7 +175,7 @@ class _NodeCheck:
     name what happened.
     """
 
-    def __init__(self, node: str, keys: Sequence[Ed25519PublicKey], *, strict: bool) -> None:
+    def __init__(self, node: str, keys: dict[str, Ed25519PublicKey], *, strict: bool) -> None:
         self.node = node
         self.keys = keys
         self.strict = strict
@@ -180,6 +201,9 @@ class _NodeCheck:
         self.failed_roots: list[tuple[int, Checkpoint]] = []
         self.held_roots: list[tuple[int, Checkpoint]] = []
         self.early_unsigned: list[int] = []
+        self.backwards: list[int] = []
+        self.last_time = ""
+        self.forged: list[int] = []
         self.tail_limit = ""
         self.suspect = False
         self.diagnosed = 0
@@ -199,6 +223,7 @@ class _NodeCheck:
         size = 0
         when: datetime | None = None
         unsigned: list[int] = []
+        untrusted: list[tuple[int, str]] = []
         issues: list[str] = []
         for row in stored:
             gap = row.seq != expected_seq
@@ -213,8 +238,12 @@ class _NodeCheck:
                 issues.append(f"checkpoint #{row.seq} is malformed (forged or altered)")
                 previous = row.signature
                 continue
-            if not any(checkpoint.verify(key) for key in self.keys):
-                unsigned.append(row.seq)
+            trust = check_signature(checkpoint, self.keys)
+            if trust is not Trust.HOLDS:
+                if trust is Trust.UNTRUSTED and checkpoint.key is not None:
+                    untrusted.append((row.seq, checkpoint.key))
+                else:
+                    unsigned.append(row.seq)
                 previous = row.signature
                 continue
             if checkpoint.node != self.node:
@@ -236,8 +265,15 @@ class _NodeCheck:
             which = f"#{first}" if first == last else f"#{first} to #{last}"
             issues.append(
                 f"checkpoint {which}: the signature does not hold under the public key"
-                " (forged, altered, or signed with another key)"
+                " (forged or altered)"
             )
+        for key in sorted({key for _, key in untrusted}):
+            for first, last in _runs([seq for seq, signer in untrusted if signer == key]):
+                which = f"#{first}" if first == last else f"#{first} to #{last}"
+                issues.append(
+                    f"checkpoint {which}: signed by a key you do not trust (key id {key});"
+                    " add its public key to [audit] trusted_keys if it is a writer's"
+                )
         self._some("checkpoint problems", issues)
         if self.newest is not None:
             self.tail_limit = format_time(self.newest[1].time - TAIL_SLACK)
@@ -249,9 +285,15 @@ class _NodeCheck:
         targets = self.targets
         leaves = self.tile_leaves
         position = self.position
+        last_time = self.last_time
         for index, stored_leaf, body in rows:
             if index != position:
                 self.gaps.append((position, index))
+            when = entry_time(body)
+            if when is not None:
+                if when < last_time:
+                    self.backwards.append(index)
+                last_time = when
             position = index + 1
             leaf = sha256(b"\x00" + body).digest()
             if leaf != stored_leaf:
@@ -266,6 +308,25 @@ class _NodeCheck:
             if self.count > self.signed_size:
                 self._claims(index, body, tail=True)
         self.position = position
+        self.last_time = last_time
+
+    def check_macs(self, rows: Sequence[WriterRow], mac: EntryMac) -> None:
+        """Prove the entries after the newest checkpoint by their MAC chain.
+
+        Args:
+            rows: From the last signed entry (whose MAC starts the chain) to the end.
+            mac: The MAC chain.
+        """
+        chain = GENESIS_MAC
+        for index, _, body, stored in rows:
+            if index < self.signed_size:
+                chain = stored if stored is not None else GENESIS_MAC
+                continue
+            expected = mac(self.node, chain, leaf_hash(body))
+            if stored != expected:
+                self.forged.append(index)
+                # The chain goes on from the stored MAC: each forged entry is named once.
+            chain = stored if stored is not None else GENESIS_MAC
 
     def _close_tile(self) -> None:
         tile = root(self.tile_leaves)
@@ -347,6 +408,23 @@ class _NodeCheck:
                     f" #{self.newest[0] if self.newest else 0} but not covered by it"
                     " (appended after the fact)"
                     for first, last in _runs(self.early_unsigned)
+                ],
+            )
+        if self.forged:
+            self._some(
+                "entries without a valid MAC",
+                [
+                    f"{_ids(node, first, last)} after the newest checkpoint"
+                    " do not carry this trail's MAC (added by someone without the key)"
+                    for first, last in _runs(self.forged)
+                ],
+            )
+        if self.backwards:
+            self._some(
+                "entries dated before the entry before them",
+                [
+                    f"entry {audit_id(node, index)} is dated before the entry before it"
+                    for index in self.backwards
                 ],
             )
         if unsigned:

@@ -13,6 +13,7 @@ import uvicorn
 import uvloop
 
 from hub._config import ClientSettings, HubSettings, SourceRule
+from hub._files import write_new_private
 from hub._logging import get_logger
 from hub._registry import installed_connectors, installed_mocks
 from hub._serving import bind, serve_forever
@@ -67,9 +68,8 @@ def demo_client(settings: HubSettings) -> tuple[HubSettings, str]:
         key = path.read_text(encoding="utf-8").strip()
     else:
         key = secrets.token_urlsafe(32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(key + "\n", encoding="utf-8")
+        if not write_new_private(path, (key + "\n").encode()):
+            key = path.read_text(encoding="utf-8").strip()
     connectors = installed_connectors()
     rules = {
         name: SourceRule(operations=sorted(op.value for op in connectors[name].operations))
