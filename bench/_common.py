@@ -42,25 +42,42 @@ def command() -> str:
     )
 
 
-def report(name: str, title: str, rows: Sequence[dict[str, Any]], **extra: Any) -> None:
-    """Print a table of ``rows`` and write them with the machine to results/<name>.json."""
+def report(
+    name: str,
+    title: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    goals: Sequence[dict[str, Any]] = (),
+    **extra: Any,
+) -> None:
+    """Print a table of ``rows`` (and one of ``goals``) and write them with the machine
+    to results/<name>.json."""
     info = machine()
     print(f"\n== {title}")
     print(f"   machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}")
-    if rows:
-        columns = list(rows[0])
-        widths = [max(len(str(c)), *(len(_cell(r[c])) for r in rows)) for c in columns]
-        print("   " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
-        for row in rows:
-            print(
-                "   "
-                + "  ".join(_cell(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
-            )
+    _print_table(rows)
+    if goals:
+        print("   goals:")
+        _print_table(goals)
     for key, value in extra.items():
         print(f"   {key}: {value}")
     RESULTS.mkdir(exist_ok=True)
     payload = {"name": name, "title": title, "machine": info, "rows": list(rows), **extra}
+    if goals:
+        payload["goals"] = list(goals)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _print_table(rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = list(rows[0])
+    widths = [max(len(str(c)), *(len(_cell(r[c])) for r in rows)) for c in columns]
+    print("   " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print(
+            "   " + "  ".join(_cell(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
+        )
 
 
 def _cell(value: Any) -> str:
