@@ -37,6 +37,7 @@ from hub.audit._entry import parse_audit_id
 from hub.audit._keys import signing_key
 from hub.audit._store import open_store
 from hub.audit._verify import VerifyReport, verify_trail
+from tests._helpers import audit_keys
 from tests.audit.conftest import postgres_dsn
 from tests.conftest import collect_problem, requires_service
 
@@ -353,8 +354,13 @@ async def _read_trail(settings: AuditSettings, data_dir: Path) -> TrailState:
 
 
 def read_trail(store: str, node: str, data_dir: Path) -> TrailState:
-    """Verify the trail in ``store`` and read the request id of every entry of ``node``."""
-    return asyncio.run(_read_trail(AuditSettings(store=store, node=node), data_dir))
+    """Verify the trail in ``store`` and read the request id of every entry of ``node``.
+
+    A PostgreSQL trail is read with the keys `tests._helpers.audit_keys` made beside
+    ``data_dir``, as the tests configure them.
+    """
+    keys = audit_keys(data_dir.parent) if store.startswith("postgresql:") else {}
+    return asyncio.run(_read_trail(AuditSettings(store=store, node=node, **keys), data_dir))
 
 
 def check_receipts(answers: list[Answer], trail: TrailState, node: str) -> int:

@@ -265,7 +265,7 @@ class _NodeCheck:
             which = f"#{first}" if first == last else f"#{first} to #{last}"
             issues.append(
                 f"checkpoint {which}: the signature does not hold under the public key"
-                " (forged or altered)"
+                " (forged or altered; one that names no key may be signed with another)"
             )
         for key in sorted({key for _, key in untrusted}):
             for first, last in _runs([seq for seq, signer in untrusted if signer == key]):
