@@ -66,7 +66,9 @@ def verify_command(settings: AuditSettings, data_dir: Path) -> float:
     key = signing_key(settings, data_dir=data_dir, create=False).public_key()
     public = data_dir / "audit.pub"
     public.write_text(public_key_pem(key), encoding="utf-8")
-    command = [sys.executable, "-m", "hub.audit", "verify", "--store", str(settings.store)]
+    assert settings.store is not None
+    store = settings.store.get_secret_value()
+    command = [sys.executable, "-m", "hub.audit", "verify", "--store", store]
     started = time.perf_counter()
     subprocess.run([*command, "--public-key", str(public)], check=True, capture_output=True)
     return time.perf_counter() - started

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import math
 import re
 import time
 from collections.abc import Callable
@@ -137,7 +138,10 @@ class Authenticator:
         if (api_key, nonce) in self._seen:
             raise Refused("replayed_nonce")
         self._seen.add((api_key, nonce))
-        heapq.heappush(self._expiries, (int(timestamp) + WINDOW_SECONDS, api_key, nonce))
+        # Kept for as long as the timestamp passes the window by the true clock or by the
+        # clock that accepted it: a clock running late accepts it for that much longer.
+        expires = int(timestamp) + WINDOW_SECONDS + max(0, math.ceil(-skew))
+        heapq.heappush(self._expiries, (expires, api_key, nonce))
         return api_key
 
     def _forget(self, now: float) -> None:

@@ -4,6 +4,11 @@ A cached record is personal data at rest, in this process or in a shared Redis, 
 is sealed with AES-GCM, and the key it is stored under is an HMAC of the source and
 the query: neither a national id nor a name can be read from the cache, even by
 whoever can read Redis. Both keys are derived (HKDF) from the one configured secret.
+
+Sealed with the record are its expiry and the client whose look-up filled the entry:
+an entry put back into Redis after its TTL is stale all the same, and a hit can be
+told to the client that filled the entry without telling another that someone else
+looked this person up.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -28,7 +34,7 @@ from hub._config import CacheSettings
 from hub._logging import get_logger
 from hub._model import Query, Record
 
-__all__ = ["Cache", "CacheBackend", "MemoryCacheBackend", "record_types"]
+__all__ = ["Cache", "CacheBackend", "CacheHit", "MemoryCacheBackend", "record_types"]
 
 log = get_logger("hub.cache")
 
@@ -68,6 +74,14 @@ class MemoryCacheBackend:
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    """A cached result, and the client whose look-up put it there."""
+
+    value: Record | list[Record]
+    client: str
+
+
 def _derive(secret: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
 
@@ -96,10 +110,8 @@ class Cache:
         material = rfc8785.dumps([source, query.model_dump(mode="json")])
         return hmac.new(self._mac_key, material, hashlib.sha256).hexdigest()
 
-    async def get(
-        self, key: str, known: Mapping[str, type[Record]]
-    ) -> Record | list[Record] | None:
-        """The cached result, or None.
+    async def get(self, key: str, known: Mapping[str, type[Record]]) -> CacheHit | None:
+        """The cached result and who filled it, or None (an expired entry is None too).
 
         Args:
             key: From `key_for`.
@@ -110,15 +122,28 @@ class Cache:
             return None
         try:
             plain = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.encode())
-            return _revive(orjson.loads(plain), known)
+            frozen = orjson.loads(plain)
+            # The store's own expiry can be undone by whoever writes to it; this cannot.
+            if frozen["expires"] <= time.time():
+                return None
+            return CacheHit(_revive(frozen, known), frozen["client"])
         except (InvalidTag, ValueError, TypeError, KeyError):
             # A foreign, corrupt or stale-format entry is a miss, never an answer.
             log.warning("cache entry could not be opened; ignored")
             return None
 
-    async def put(self, key: str, value: Record | list[Record]) -> None:
+    async def put(self, key: str, value: Record | list[Record], *, client: str) -> None:
+        """Seal ``value`` under ``key`` until the TTL has passed.
+
+        Args:
+            key: From `key_for`.
+            value: The look-up's result.
+            client: The client whose look-up it is.
+        """
         nonce = os.urandom(_NONCE_BYTES)
-        plain = orjson.dumps(_freeze(value))
+        # Wall-clock time: replicas sharing Redis share no monotonic clock.
+        frozen = {**_freeze(value), "expires": time.time() + self._ttl, "client": client}
+        plain = orjson.dumps(frozen)
         await self._backend.set(
             key, nonce + self._aead.encrypt(nonce, plain, key.encode()), self._ttl
         )

@@ -12,7 +12,8 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -43,6 +44,7 @@ __all__ = [
     "SourceRule",
     "SourceSettings",
     "TlsSettings",
+    "VerificationSettings",
     "load_settings",
 ]
 
@@ -156,7 +158,8 @@ class AuditSettings(_Section):
     """The audit trail. Without an ``[audit]`` section the embedded default applies."""
 
     #: ``sqlite:///path/to/audit.db`` or ``postgresql://...``; None means ./var/audit.db.
-    store: str | None = None
+    #: A secret: a DSN may hold a password.
+    store: SecretRef | None = None
     #: Ed25519 private key (PEM); None means a development key under the data dir.
     signing_key: SecretRef | None = None
     #: Key of the HMAC that pseudonymises subjects; None means a development key.
@@ -201,6 +204,22 @@ class CacheSettings(_Section):
         if self.enabled and (self.key is None or len(self.key.get_secret_value()) < 32):
             raise ValueError("an enabled cache needs a key of at least 32 characters")
         return self
+
+
+class VerificationSettings(_Section):
+    """Bounds on verification, so that it cannot be used to guess a fact field by field.
+
+    The verifications of one subject by one client that the register refutes are counted
+    over a sliding window; once ``max_mismatches`` are counted, that client's further
+    verifications of that subject are refused (429, with Retry-After) until the oldest
+    leaves the window. An attempt counts while it is in flight, so that concurrent
+    guesses cannot slip past the bound.
+    """
+
+    enabled: bool = True
+    max_mismatches: int = Field(default=5, ge=1)
+    #: Seconds over which refuted verifications are counted.
+    window: float = Field(default=3600.0, gt=0)
 
 
 class SidecarSettings(_Section):
@@ -263,17 +282,35 @@ class HubSettings(BaseSettings):
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
-    #: Per source: the table validated by that connector's ``Settings``.
+    #: Per source: the table validated by that connector's ``Settings`` when the hub
+    #: starts. The values its ``Settings`` declares secret are held as SecretStr from
+    #: here; ``env:`` and ``file:`` references are resolved when the hub starts.
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
     #: The clients and their rules. With none configured, a library caller may use
     #: every configured source (it is its own only client); the sidecar needs them.
     clients: dict[str, ClientSettings] = Field(default_factory=dict)
-    #: Redis, shared by replicas: breaker state, the cache, rate limits. None: memory.
+    #: Redis, shared by replicas: breaker state, the cache, rate limits, verification
+    #: bounds. None: memory. A secret: the URL may hold a password.
     redis_url: SecretRef | None = None
     cache: CacheSettings = CacheSettings()
+    verification: VerificationSettings = VerificationSettings()
     sidecar: SidecarSettings = SidecarSettings()
+
+    @field_validator("sources")
+    @classmethod
+    def _source_secrets(cls, sources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # The hub never imports a concrete connector: its Settings come by entry point.
+        from hub._registry import installed_connectors
+
+        connectors = installed_connectors() if sources else {}
+        typed = {}
+        for name, table in sources.items():
+            connector = connectors.get(name)
+            # A source not installed is refused when the hub starts, naming it.
+            typed[name] = table if connector is None else _secrets_typed(table, connector.Settings)
+        return typed
 
     @classmethod
     def settings_customise_sources(
@@ -286,6 +323,38 @@ class HubSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init values; the environment overrides them.
         return (env_settings, init_settings)
+
+
+def _secrets_typed(table: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The table with each value that ``model`` declares a secret held as a SecretStr.
+
+    An ``env:`` or ``file:`` reference names a secret without being one: it stays as
+    written and is resolved when the hub starts, so that a command that never opens
+    the source (``hub audit verify``) does not need its secrets. Nested tables (``tls``)
+    are followed into the models their fields declare; every other value is left for
+    ``model`` to validate when the hub starts.
+    """
+    typed = dict(table)
+    for name, field in model.model_fields.items():
+        value = typed.get(name)
+        kinds = _kinds(field.annotation)
+        if SecretStr in kinds:
+            if isinstance(value, str) and not value.startswith(("env:", "file:")):
+                typed[name] = SecretStr(value)
+            continue
+        nested = [kind for kind in kinds if isinstance(kind, type) and issubclass(kind, BaseModel)]
+        if nested and isinstance(value, dict):
+            typed[name] = _secrets_typed(value, nested[0])
+    return typed
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types an annotation admits: the members of a union, without their metadata."""
+    if get_origin(annotation) is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return [kind for member in get_args(annotation) for kind in _kinds(member)]
+    return [annotation]
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> HubSettings:

@@ -27,9 +27,15 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from hub._cache import Cache, CacheBackend, MemoryCacheBackend, record_types
 from hub._config import ConfigError, HubSettings, describe_validation_error, load_settings
 from hub._http import build_client, current_request_id
-from hub._logging import get_logger, observe_sensitive, redacting, register_secret
-from hub._model import Query, Record
-from hub._policy import AccessPolicy
+from hub._logging import (
+    get_logger,
+    observe_sensitive,
+    quiet_http_clients,
+    redacting,
+    register_secret,
+)
+from hub._model import IDENTIFIER_FIELDS, Query, Record
+from hub._policy import AccessPolicy, AttemptStore, MemoryAttemptStore, VerificationLimit
 from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
 from hub._resilience import Attempts, BreakerState, Resilience
@@ -41,9 +47,17 @@ from hub.errors import (
     HubError,
     InvalidQuery,
     NotFound,
+    TooManyAttempts,
     UnknownSource,
+    UpstreamError,
 )
-from hub.records import AssuranceLevel, AuthorizationRequest, Verification, VerifiedIdentity
+from hub.records import (
+    AssuranceLevel,
+    AuthorizationRequest,
+    Verdict,
+    Verification,
+    VerifiedIdentity,
+)
 
 __all__ = [
     "AuthenticationResult",
@@ -81,6 +95,9 @@ class LookupResult:
     ``record`` holds only the fields the client may see and asked for (``fields``);
     the others are None and absent from ``record.model_fields_set``. A look-up that
     finds several records (an enterprise search by representative) has a tuple.
+    ``cached`` says that the cache answered with an entry this client's own look-up
+    filled; a hit on another client's entry is not reported (it would tell that someone
+    else looked this person up), though its audit entry records it.
     """
 
     source: str
@@ -167,6 +184,8 @@ class _Source:
     resilience: Resilience
     http: httpx.AsyncClient
     record_types: dict[str, type[Record]]
+    #: Query field -> the record paths that must carry its value (``record_identifiers``).
+    identifiers: dict[str, tuple[str, ...]]
 
 
 @dataclass(slots=True)
@@ -217,6 +236,7 @@ class Hub:
         self._health_cache: tuple[float, dict[str, Health]] | None = None
         self._redis: Any = None
         self._cache: Cache | None = None
+        self._verification_limit: VerificationLimit | None = None
         self._started = False
 
     @classmethod
@@ -233,21 +253,31 @@ class Hub:
     # Life cycle
 
     async def start(self) -> None:
-        """Open the audit trail and one pooled client and connector per source."""
+        """Open the audit trail and one pooled client and connector per source.
+
+        From here on the HTTP clients' request lines, which carry identifiers in their
+        URLs, stay out of the application's logs below WARNING.
+        """
         if self._started:
             return
+        quiet_http_clients()
         try:
             backend: CacheBackend
+            attempts: AttemptStore
             if self.settings.redis_url is not None:
                 # The redis extra is imported only when it is configured.
-                from hub._redis import RedisCacheBackend, connect
+                from hub._redis import RedisAttemptStore, RedisCacheBackend, connect
 
                 self._redis = connect(self.settings.redis_url.get_secret_value())
                 backend = RedisCacheBackend(self._redis)
+                attempts = RedisAttemptStore(self._redis)
             else:
                 backend = MemoryCacheBackend(self.settings.cache.max_entries)
+                attempts = MemoryAttemptStore()
             if self.settings.cache.enabled:
                 self._cache = Cache(self.settings.cache, backend)
+            if self.settings.verification.enabled:
+                self._verification_limit = VerificationLimit(self.settings.verification, attempts)
             for name, table in self.settings.sources.items():
                 source = self._open_source(name, table)
                 if source is not None:
@@ -289,6 +319,7 @@ class Hub:
             resilience=resilience,
             http=http,
             record_types=record_types(cls.Record),
+            identifiers=_record_identifiers(cls),
         )
 
     async def aclose(self) -> None:
@@ -404,7 +435,7 @@ class Hub:
         """
 
         async def run(src: _Source, parsed: Query, call: Call, outcome: _Outcome) -> LookupResult:
-            record = await self._cached_lookup(src, parsed, call, outcome)
+            record, cached = await self._cached_lookup(src, parsed, call, outcome)
             if src.connector.personal_data:
                 observe_sensitive(record)
             keep = self._wanted_fields(src, call.purpose.client, fields)
@@ -420,9 +451,7 @@ class Hub:
                 )
             outcome.fields = kept
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return LookupResult(
-                src.info.name, answer, kept, audit_id, call.request_id, outcome.cache == "hit"
-            )
+            return LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
 
         return await self._call(source, Operation.LOOKUP, query, purpose, request_id, run, fields)
 
@@ -436,19 +465,37 @@ class Hub:
     ) -> VerificationResult:
         """Check claimed facts against ``source`` without revealing its data.
 
+        A client may verify only the fields it may see, and the verifications of one
+        subject by one client that the register refutes are bounded (``[verification]``).
+
         Args:
             source: The source's name.
             claim: The identifier and the facts to check, as the source's ``Claim``.
             purpose: Who asks, for which procedure and dossier.
             request_id: As for `lookup`.
+
+        Raises:
+            HubError: one of the typed errors; ``audit_id`` is set on it. `Forbidden`
+                names the facts the client may not see; `TooManyAttempts` says when
+                this subject may be verified again.
         """
 
         async def run(
             src: _Source, parsed: Query, call: Call, outcome: _Outcome
         ) -> VerificationResult:
-            verification = await self._upstream(
-                src, call, outcome, lambda c: src.connector.verify(parsed, c)
-            )
+            client = call.purpose.client
+            self.policy.check_facts(client, src.info.name, _facts(src.connector, parsed))
+
+            def attempt(c: Call) -> Coroutine[Any, Any, Verification]:
+                return src.connector.verify(parsed, c)
+
+            limit = self._verification_limit
+            if limit is None or outcome.subject is None:
+                verification = await self._upstream(src, call, outcome, attempt)
+            else:
+                async with limit.attempt(client, outcome.subject, source=src.info.name) as held:
+                    verification = await self._upstream(src, call, outcome, attempt)
+                    held.refuted = verification.verdict is Verdict.REFUTED
             outcome.fields = tuple(sorted(verification.matches))
             audit_id = await self._record(outcome, Outcome.OK, None)
             return VerificationResult(src.info.name, verification, audit_id, call.request_id)
@@ -635,29 +682,35 @@ class Hub:
 
     async def _cached_lookup(
         self, src: _Source, parsed: Query, call: Call, outcome: _Outcome
-    ) -> Record | Sequence[Record]:
-        """A look-up through the cache when it is enabled; a broken cache is a miss."""
+    ) -> tuple[Record | Sequence[Record], bool]:
+        """A look-up through the cache when it is enabled; a broken cache is a miss.
+
+        Returns the result, and whether it is a hit on an entry this client filled.
+        """
+
+        def attempt(c: Call) -> Coroutine[Any, Any, Record | Sequence[Record]]:
+            return _answer_for(src, parsed, c)
+
         cache = self._cache
         if cache is None:
-            return await self._upstream(
-                src, call, outcome, lambda c: src.connector.lookup(parsed, c)
-            )
+            return await self._upstream(src, call, outcome, attempt), False
         key = cache.key_for(src.info.name, parsed)
         try:
-            cached = await cache.get(key, src.record_types)
+            hit = await cache.get(key, src.record_types)
         except Exception as exc:  # Redis down: answer from the upstream instead
             log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
-            cached = None
-        if cached is not None:
+            hit = None
+        if hit is not None:
             outcome.cache = "hit"
-            return cached
+            return hit.value, hit.client == call.purpose.client
         outcome.cache = "miss"
-        record = await self._upstream(src, call, outcome, lambda c: src.connector.lookup(parsed, c))
+        record = await self._upstream(src, call, outcome, attempt)
         try:
-            await cache.put(key, record if isinstance(record, Record) else list(record))
+            value = record if isinstance(record, Record) else list(record)
+            await cache.put(key, value, client=call.purpose.client)
         except Exception as exc:
             log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
-        return record
+        return record, False
 
     async def _upstream(
         self,
@@ -793,9 +846,61 @@ def _outcome_of(error: HubError) -> Outcome:
         return Outcome.INVALID
     if isinstance(error, NotFound):
         return Outcome.NOT_FOUND
-    if error.status in (401, 403):
+    if error.status in (401, 403) or isinstance(error, TooManyAttempts):
         return Outcome.DENIED
     return Outcome.FAILED
+
+
+async def _answer_for(src: _Source, query: Query, call: Call) -> Record | Sequence[Record]:
+    """One attempt of a look-up, refused when it answers about someone else.
+
+    Inside the attempt, so that such an answer counts against the upstream's breaker
+    like any other unusable answer, and never reaches the cache.
+    """
+    found = await src.connector.lookup(query, call)
+    records = [found] if isinstance(found, Record) else found
+    for field, paths in src.identifiers.items():
+        asked = getattr(query, field, None)
+        if asked is None:
+            continue
+        for record in records:
+            if not any(asked in _values_at(record, path) for path in paths):
+                raise UpstreamError(
+                    f"{src.info.name} answered with a record of another {field} "
+                    "than the one asked for",
+                    source=src.info.name,
+                )
+    return found
+
+
+def _values_at(value: Any, path: str) -> list[Any]:
+    """The values at a dotted path through a record; a list is followed item by item."""
+    found = [value]
+    for name in path.split("."):
+        found = [getattr(item, name, None) for item in found]
+        found = [each for item in found for each in (item if isinstance(item, list) else [item])]
+    return found
+
+
+def _record_identifiers(cls: type[Connector]) -> dict[str, tuple[str, ...]]:
+    """Where a personal-data source's records carry the identifiers of its queries."""
+    if not cls.personal_data or Operation.LOOKUP not in cls.operations:
+        return {}
+    if cls.record_identifiers is not None:
+        return dict(cls.record_identifiers)
+    shared = cls.Query.model_fields.keys() & cls.Record.model_fields.keys()
+    return {name: (name,) for name in IDENTIFIER_FIELDS if name in shared}
+
+
+def _facts(connector: Connector, claim: Query) -> dict[str, str]:
+    """The facts a claim asks to check (its fields besides its subject), each with the
+    record field it is checked against."""
+    subject = claim.subject()
+    return {
+        name: connector.verified_fields.get(name, name)
+        for name, value in claim
+        if value is not None and value != subject
+    }
 
 
 def _register_secrets(settings: BaseModel) -> None:

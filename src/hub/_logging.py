@@ -32,6 +32,7 @@ from hub._config import LoggingSettings
 __all__ = [
     "configure_logging",
     "get_logger",
+    "quiet_http_clients",
     "redact",
     "redacting",
     "register_secret",
@@ -212,6 +213,23 @@ def get_logger(name: str) -> Any:
 
 
 _HANDLER_NAME = "hub"
+#: The HTTP clients under the connectors: httpx writes every request at INFO, its URL
+#: (and so a licence number or an enterprise code in it) included; zeep writes SOAP
+#: envelopes at DEBUG.
+_CLIENT_LOGGERS = ("httpx", "httpcore", "zeep")
+
+
+def quiet_http_clients() -> None:
+    """Keep the HTTP clients' lines out of the application's logs, below WARNING.
+
+    The hub calls it when it starts, because a portal that sets up logging itself (at
+    INFO, as Django and Flask do) would otherwise write every upstream URL; their
+    warnings and errors still pass. A level the application set above WARNING stays.
+    """
+    for name in _CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def formatter(fmt: str) -> logging.Formatter:
@@ -258,6 +276,6 @@ def configure_logging(settings: LoggingSettings | None = None, *, stream: Any = 
     # Replace our own handler only: the application's (or a test runner's) stay.
     root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.level.upper())
-    # httpx logs every request line at INFO, URL (and so identifiers) included.
-    for noisy in ("httpx", "httpcore", "zeep", "aiohttp.access", "uvicorn.access"):
+    # Request lines carry URLs, and so identifiers.
+    for noisy in (*_CLIENT_LOGGERS, "aiohttp.access", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,7 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["PrivateModel", "Query", "Record"]
+__all__ = ["IDENTIFIER_FIELDS", "PrivateModel", "Query", "Record"]
+
+#: The usual names of the field that identifies a query's subject, in order of precedence.
+IDENTIFIER_FIELDS = ("national_id", "code", "number", "legacy_id")
 
 
 class _Redacted:
@@ -53,7 +56,7 @@ class Query(PrivateModel):
         The default is the first of the usual identifier fields that is set;
         a query model whose subject is elsewhere overrides this.
         """
-        for name in ("national_id", "code", "number", "legacy_id"):
+        for name in IDENTIFIER_FIELDS:
             value = getattr(self, name, None)
             if isinstance(value, str) and value:
                 return value

@@ -1,4 +1,5 @@
-"""Redis-backed state shared by sidecar replicas: breaker state, the cache, rate limits.
+"""Redis-backed state shared by replicas: breaker state, the cache, rate limits and the
+bound on refuted verifications.
 
 Imported only when ``redis_url`` is configured; needs the ``redis`` extra. Each
 read-modify-write is one Lua script, so replicas never race on the same key.
@@ -13,7 +14,13 @@ import redis.asyncio as aioredis
 
 from hub._resilience import BreakerState
 
-__all__ = ["RedisBreakerStore", "RedisCacheBackend", "RedisRateLimiter", "connect"]
+__all__ = [
+    "RedisAttemptStore",
+    "RedisBreakerStore",
+    "RedisCacheBackend",
+    "RedisRateLimiter",
+    "connect",
+]
 
 PREFIX = "lienthong:"
 
@@ -130,3 +137,39 @@ class RedisRateLimiter:
         """Take one token; 0 when granted, else the seconds until one is free."""
         wait = await self._take(keys=[f"{PREFIX}ratelimit:{client}"], args=[rate, burst, 1])
         return float(wait)
+
+
+# KEYS[1]: the attempts of one client on one subject, a sorted set scored by time; ARGV:
+# the attempt's id, the limit, the window (s). Redis's own clock, as for the rate limits.
+_ATTEMPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return '0'
+"""
+
+
+class RedisAttemptStore:
+    """Verification attempts shared by every replica (see `hub._policy.AttemptStore`).
+
+    Keys are ``lienthong:verify:<client>:<pseudonym>``: the subject is the audit
+    trail's pseudonym, never the identifier.
+    """
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._take: Any = client.register_script(_ATTEMPT)
+
+    async def take(self, key: str, attempt: str, limit: int, window: float) -> float:
+        wait = await self._take(keys=[f"{PREFIX}verify:{key}"], args=[attempt, limit, window])
+        return float(wait)
+
+    async def forget(self, key: str, attempt: str) -> None:
+        await self._client.zrem(f"{PREFIX}verify:{key}", attempt)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import email.utils
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -131,8 +131,20 @@ class Connector(ABC):
     Claim: ClassVar[type[_Query] | None] = None
     Credential: ClassVar[type[_Query] | None] = None
     #: Whether the source's queries and records concern people. The hub then keeps
-    #: their values out of every log line; a source of public code lists says False.
+    #: their values out of every log line and refuses a record about someone else than
+    #: the one asked for (see ``record_identifiers``); a source of public code lists
+    #: says False.
     personal_data: ClassVar[bool] = True
+    #: Where the records a look-up finds carry the identifiers of its query: query field
+    #: -> dotted paths into the record (a list is searched item by item), one of which
+    #: must hold the value asked for in every record found, or the answer is refused as
+    #: an `UpstreamError`. None: each of national_id, code, number and legacy_id that the
+    #: Query and the Record both have, under its own name.
+    record_identifiers: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
+    #: The record field each fact of a ``Claim`` is checked against, for the clients'
+    #: field rules: a client may verify only facts it may see. A fact not listed is
+    #: checked against the field of its own name.
+    verified_fields: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
         self.settings = settings

@@ -8,6 +8,7 @@ Every failure a caller can see is one of these, whichever source it came from::
     ├── NotFound                404  the register has no such record
     ├── Unauthenticated         401  the caller (or the hub, upstream) is not who it claims
     ├── Forbidden               403  the caller may not use this source, operation or field
+    ├── TooManyAttempts         429  refuted verifications of one subject: wait (Retry-After)
     ├── UpstreamUnavailable     503  retryable: connect errors, timeouts, 429, 502/503/504
     │   └── CircuitOpen         503  the breaker is open: failed fast, upstream untouched
     ├── UpstreamError           502  the upstream answered, but not with a usable answer
@@ -34,6 +35,7 @@ __all__ = [
     "HubError",
     "InvalidQuery",
     "NotFound",
+    "TooManyAttempts",
     "Unauthenticated",
     "UnknownSource",
     "UpstreamError",
@@ -166,6 +168,24 @@ class Forbidden(HubError):
     status = 403
     kind = "forbidden"
     title = "Forbidden"
+
+
+class TooManyAttempts(HubError):
+    """The caller's verifications of this subject were refuted too often; it must wait.
+
+    Args:
+        detail: A sentence for the caller; never the subject's identifier.
+        source: The source asked.
+        retry_after: Seconds until another verification of this subject is allowed.
+    """
+
+    status = 429
+    kind = "too_many_attempts"
+    title = "Too many verification attempts"
+
+    def __init__(self, detail: str, *, source: str | None = None, retry_after: float) -> None:
+        super().__init__(detail, source=source)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(HubError):

@@ -433,7 +433,8 @@ async def test_sqlite_lock_timeout_then_recovery(
     trail = await AuditTrail.open(sqlite_settings, data_dir=data_dir)
     try:
         await trail.append(make_entry())
-        blocker = sqlite3.connect(sqlite_settings.store[10:], isolation_level=None)  # type: ignore[index]
+        store = sqlite_settings.store.get_secret_value()  # type: ignore[union-attr]
+        blocker = sqlite3.connect(store[10:], isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
         with pytest.raises(AuditUnavailable):
             await trail.append(make_entry())

@@ -10,6 +10,7 @@ more); concurrent look-ups share one renewal.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote_plus
 
@@ -109,6 +110,11 @@ class BusinessConnector(Connector):
     Settings = BusinessSettings
     Query = EnterpriseQuery
     Record = Enterprise
+    # A branch's code finds its parent, which lists the branch.
+    record_identifiers: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "code": ("code", "branches.code"),
+        "legal_representative": ("legal_representatives.national_id",),
+    }
 
     def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
@@ -130,12 +136,6 @@ class BusinessConnector(Connector):
             response = await self._get(f"/v1/enterprises/{query.code}")
             check_status(response, source=SOURCE, not_found="the register has no such enterprise")
             answer = _parse(WireEnterprise, json_body(response, source=SOURCE), "enterprise")
-            # A branch's code finds its parent, whose code is the branch code's first ten digits.
-            if answer.ma_so_doanh_nghiep != query.code[:10]:
-                raise UpstreamError(
-                    "the register answered with another enterprise than the one asked for",
-                    source=SOURCE,
-                )
             return _enterprise(answer)
         response = await self._get(
             "/v1/enterprises", params={"legal_representative": query.legal_representative}

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -133,6 +134,13 @@ class DrivingLicenceConnector(Connector):
     Query = LicenceQuery
     Record = DrivingLicence
     Claim = LicenceClaim
+    record_identifiers: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "number": ("number",),
+        "holder_national_id": ("holder.national_id",),
+    }
+    # The holder's date of birth is in no licence field: a client whose rules name the
+    # fields it may see verifies it only if they name date_of_birth too.
+    verified_fields: ClassVar[Mapping[str, str]] = {"full_name": "holder"}
 
     def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)

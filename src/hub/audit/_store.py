@@ -22,6 +22,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from hub._config import ConfigError
 
 __all__ = [
@@ -248,18 +250,21 @@ def head_from(size: int, tiles: Sequence[tuple[int, bytes]], tail: list[bytes]) 
     )
 
 
-def open_store(url: str | None, *, data_dir: Path, timeout: float) -> Store:
+def open_store(url: SecretStr | str | None, *, data_dir: Path, timeout: float) -> Store:
     """The store a URL names.
 
     Args:
         url: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
-            ``postgresql://...``; None means SQLite at ``<data_dir>/audit.db``.
+            ``postgresql://...``, as a secret (``audit.store``: a DSN may hold a
+            password) or plain; None means SQLite at ``<data_dir>/audit.db``.
         data_dir: The hub's data directory.
         timeout: Seconds a write may wait for a lock or the network.
 
     Raises:
         ConfigError: the URL names no known kind of store.
     """
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
     if url is None:
         from hub.audit._sqlite import SqliteStore
 

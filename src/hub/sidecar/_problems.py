@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from hub.errors import HubError, InvalidQuery, UpstreamUnavailable
+from hub.errors import HubError, InvalidQuery, TooManyAttempts, UpstreamUnavailable
 
 __all__ = ["FieldProblem", "Problem", "from_error", "problem", "problem_body"]
 
@@ -81,7 +81,7 @@ def problem_body(error: HubError) -> dict[str, Any]:
 def from_error(error: HubError, request_id: str | None) -> Response:
     """The problem response of one of the hub's typed errors."""
     headers = {}
-    if isinstance(error, UpstreamUnavailable) and error.retry_after is not None:
+    if isinstance(error, UpstreamUnavailable | TooManyAttempts) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     errors = None
     if isinstance(error, InvalidQuery):
