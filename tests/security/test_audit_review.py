@@ -35,8 +35,10 @@ from tests.conftest import hub_settings, population_source
 runner = CliRunner()
 
 
-def attack(url: str, *statements: str, params: tuple[object, ...] = ()) -> None:
+def attack(settings: AuditSettings, *statements: str, params: tuple[object, ...] = ()) -> None:
     """Drop the append-only triggers, as the store's administrator can, then run ``statements``."""
+    assert settings.store is not None
+    url = settings.store.get_secret_value()
     if url.startswith("sqlite:///"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
@@ -103,7 +105,7 @@ async def test_h1_forged_row_at_next_index_is_never_signed(
     for _ in range(5):
         await trail.append(make_entry(subject=victim))
     leaf, body = framed_row(5, victim)
-    attack(settings.store, INSERT, params=(NODE, 5, leaf, body))
+    attack(settings, INSERT, params=(NODE, 5, leaf, body))
     with pytest.raises(AuditUnavailable):
         await trail.append(make_entry())
     # Not a transient failure: the writer writes no more.
@@ -129,7 +131,7 @@ async def test_h1_forged_entry_after_checkpoint_refused_at_start(
         await trail.append(make_entry(subject=victim))
     await trail.aclose()
     leaf, body = framed_row(3, victim)
-    attack(settings.store, INSERT, params=(NODE, 3, leaf, body))
+    attack(settings, INSERT, params=(NODE, 3, leaf, body))
     with pytest.raises(AuditUnavailable) as refused:
         await AuditTrail.open(settings, data_dir=data_dir)
     assert "tampered with (first index at fault: 3)" in str(refused.value)
@@ -146,7 +148,7 @@ async def test_h1_store_cut_back_is_refused_at_start(
         await trail.append(make_entry())
     await trail.aclose()
     attack(
-        settings.store,
+        settings,
         "DELETE FROM audit_entries WHERE idx >= 4",
         "DELETE FROM audit_checkpoints WHERE seq >= 1",
     )
@@ -164,7 +166,7 @@ async def test_h1_rewritten_history_refused_at_start(tmp_path: Path, data_dir: P
     await trail.aclose()
     leaf, body = framed_row(2, "0" * 64)
     attack(
-        settings.store,
+        settings,
         "UPDATE audit_entries SET leaf = ?, body = ? WHERE idx = 2",
         params=(leaf, body),
     )
@@ -189,7 +191,7 @@ async def test_h1_entry_times_never_go_backwards(tmp_path: Path, data_dir: Path)
     assert times == sorted(times)
     assert await report(settings, data_dir) == []
     leaf, body = framed_row(2, "0" * 64)
-    attack(settings.store, INSERT, params=(NODE, 2, leaf, body))
+    attack(settings, INSERT, params=(NODE, 2, leaf, body))
     problems = await report(settings, data_dir, strict=False)
     assert f"node {NODE}: entry {NODE}~2 is dated before the entry before it" in problems
 
@@ -226,16 +228,18 @@ def test_h1_verify_command_names_the_framed_access(
         await trail.append(make_entry(subject=victim))
         await trail.append(make_entry(subject=victim))
         leaf, body = framed_row(2, victim)
-        attack(settings.store, INSERT, params=(NODE, 2, leaf, body))
+        attack(settings, INSERT, params=(NODE, 2, leaf, body))
         with pytest.raises(AuditUnavailable):
             await trail.append(make_entry(subject=victim))
         await trail.aclose()
 
     asyncio.run(frame())
     config = tmp_path / "hub.toml"
-    keys = audit_keys_toml(tmp_path) if settings.store.startswith("postgresql:") else ""
+    assert settings.store is not None
+    url = settings.store.get_secret_value()
+    keys = audit_keys_toml(tmp_path) if url.startswith("postgresql:") else ""
     config.write_text(
-        f'data_dir = "{data_dir}"\n[audit]\nstore = "{settings.store}"\nnode = "{NODE}"\n{keys}',
+        f'data_dir = "{data_dir}"\n[audit]\nstore = "{url}"\nnode = "{NODE}"\n{keys}',
         encoding="utf-8",
     )
     result = runner.invoke(audit_app, ["verify", "--config", str(config), "--strict"])
