@@ -182,6 +182,11 @@ class AuditSettings(_Section):
     append_timeout: float = Field(default=5.0, gt=0)
     #: Entries committed together at most, in one transaction.
     batch_max: int = Field(default=1024, ge=1)
+    #: Checkpoints are C2SP signed notes whose origin (and key name) is this prefix,
+    #: a slash and the node: one origin per writer.
+    origin_prefix: str = Field(
+        default="lienthong.example.gov.vn/audit", pattern=r"^[^\s+]+[^\s+/]$"
+    )
 
 
 class CacheSettings(_Section):

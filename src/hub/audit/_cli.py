@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub._config import AuditSettings, ConfigError, HubSettings, load_settings
+from hub.audit._checkpoint import origin_of
 from hub.audit._entry import entry_json_schema, format_time, parse_audit_id
 from hub.audit._keys import (
     EntryMac,
@@ -44,6 +45,7 @@ from hub.audit._proof import NotCovered, build_proof
 from hub.audit._report import GROUP_KEYS, Report, build_report, find_entries
 from hub.audit._store import Store, StoreError, open_store
 from hub.audit._verify import VerifyReport, verify_trail
+from hub.audit.note import ED25519, Verifier
 from hub.errors import HubError
 
 __all__ = ["audit_app", "keys_audit"]
@@ -461,15 +463,47 @@ def _print_csv(result: Report) -> None:
 # keys
 
 
+class KeyFormat(StrEnum):
+    PEM = "pem"
+    VKEY = "vkey"
+
+
 @audit_app.command("public-key")
-def public_key(config: ConfigOption = None) -> None:
-    """Print the public key of the configured signing key (PEM), for inspectors."""
+def public_key(
+    config: ConfigOption = None,
+    key_format: Annotated[
+        KeyFormat,
+        typer.Option(
+            "--format",
+            help="pem, or vkey: the C2SP verifier key of each node's checkpoints"
+            " (name+keyid+key), for witnesses and note verifiers.",
+        ),
+    ] = KeyFormat.PEM,
+    nodes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="With --format vkey: the node (writer) whose origin names the key;"
+            " repeat for several. By default the configured node.",
+        ),
+    ] = None,
+) -> None:
+    """Print the public key of the configured signing key, for inspectors and witnesses.
+
+    A checkpoint's key name is its origin, ``[audit] origin_prefix`` and the node, so a
+    vkey is per node: print one per writer a witness is to follow.
+    """
     settings, audit = _settings(config, None)
     try:
         key = signing_key(audit, data_dir=settings.data_dir, create=False)
     except ConfigError as exc:
         _fail(exc.detail, code=2)
-    print(public_key_pem(key.public_key()), end="")
+    if key_format is KeyFormat.PEM:
+        print(public_key_pem(key.public_key()), end="")
+        return
+    for node in nodes or [audit.node]:
+        origin = origin_of(audit.origin_prefix, node)
+        print(Verifier(origin, ED25519, key.public_key()).vkey)
 
 
 @audit_app.command("schema", hidden=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hub._config import AuditSettings, ConfigError
 from hub._logging import get_logger
-from hub.audit._checkpoint import sign_checkpoint
+from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._entry import AuditEntry, audit_id, canonical_entry, parse_audit_id, record_bytes
 from hub.audit._keys import (
     EntryMac,
@@ -82,6 +83,8 @@ class _Signed:
     size: int
     root: bytes | None
     signature: bytes | None
+    #: What the next checkpoint names as its previous (`hub.audit._checkpoint.link`).
+    link: bytes | None
     time: datetime | None
     #: When it was made, on the monotonic clock (for the T-seconds cadence).
     made: float
@@ -122,6 +125,7 @@ class AuditTrail:
     ) -> None:
         self._store = store
         self._node = node
+        self._origin = origin_of(settings.origin_prefix, node)
         self._key = key
         self._key_id = key_id(key.public_key())
         self._keys = {key_id(public): public for public in trusted}
@@ -155,7 +159,7 @@ class AuditTrail:
         # store is committed; None when they must be read back from the store.
         self._tree: TileTree | None = None
         self._signed = _Signed(
-            seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+            seq=-1, size=0, root=None, signature=None, link=None, time=None, made=time.monotonic()
         )
 
     @classmethod
@@ -397,7 +401,13 @@ class AuditTrail:
         newest, stored = resumed.newest, resumed.stored
         if newest is None or stored is None:
             self._signed = _Signed(
-                seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+                seq=-1,
+                size=0,
+                root=None,
+                signature=None,
+                link=None,
+                time=None,
+                made=time.monotonic(),
             )
         else:
             # The cadence counts from now: the time of an old checkpoint says nothing of
@@ -407,6 +417,7 @@ class AuditTrail:
                 size=newest.size,
                 root=bytes.fromhex(newest.root),
                 signature=stored.signature,
+                link=hashlib.sha256(stored.body).digest(),
                 time=newest.time,
                 made=time.monotonic(),
             )
@@ -608,24 +619,24 @@ class AuditTrail:
         if signed.time is not None and now < signed.time:
             now = signed.time
         root = tree.root()
-        checkpoint = sign_checkpoint(
+        checkpoint, body, signature = sign_note_checkpoint(
             self._key,
+            origin=self._origin,
             node=self._node,
             size=tree.size,
             root=root,
             time=now,
-            previous=signed.signature,
-            key_id=self._key_id,
+            previous=signed.link,
         )
-        signature = bytes.fromhex(checkpoint.signature)
         signed.seq += 1
         signed.size = tree.size
         signed.root = root
         signed.signature = signature
+        signed.link = hashlib.sha256(body).digest()
         signed.time = checkpoint.time
         signed.made = time.monotonic()
         self._committed[signed.seq] = dataclasses.replace(signed)
-        return StoredCheckpoint(seq=signed.seq, body=checkpoint.signed_bytes(), signature=signature)
+        return StoredCheckpoint(seq=signed.seq, body=body, signature=signature)
 
     def _fail(
         self, batch: list[_Pending], waiters: list[asyncio.Future[None]], exc: BaseException
