@@ -562,3 +562,75 @@ def keys_audit(
         markup=False,
         soft_wrap=True,
     )
+
+
+# witness
+
+witness_app = typer.Typer(
+    name="witness",
+    help="A transparency-log witness (C2SP tlog-witness) for an inspectorate to run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+audit_app.add_typer(witness_app)
+
+WitnessConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The witness's TOML file (name, key, state, port, logs)."),
+]
+WitnessKeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", help="Its Ed25519 private key (PEM), e.g. from hub keys audit --out."),
+]
+
+
+def _witness_config(config: Path | None, **overrides: Any) -> Any:
+    from hub.witness import load_witness
+
+    try:
+        return load_witness(config, **overrides)
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)
+
+
+@witness_app.command("serve")
+def witness_serve(
+    config: WitnessConfigOption = None,
+    key: WitnessKeyOption = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="Its state folder (witness.db).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="The port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="The address to listen on.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Its name (key name).")] = None,
+) -> None:
+    """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint until stopped."""
+    import uvicorn
+
+    from hub.witness import Witness, WitnessState, witness_app
+
+    settings = _witness_config(config, key=key, state=state, port=port, host=host, name=name)
+    try:
+        signer = settings.signer()
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)
+    if not settings.logs:
+        _fail("the witness follows no log: list their vkeys in logs = [...]", code=2)
+    witness = Witness(signer=signer, logs=settings.verifiers(), state=WitnessState(settings.state))
+    err.print(f"witness {signer.verifier.vkey}", markup=False, soft_wrap=True)
+    uvicorn.run(witness_app(witness), host=settings.host, port=settings.port, log_level="warning")
+
+
+@witness_app.command("vkey")
+def witness_vkey(
+    config: WitnessConfigOption = None,
+    key: WitnessKeyOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="Its name (key name).")] = None,
+) -> None:
+    """Print the witness's verifier key, for the hub's [audit.witnesses.NAME] public_key."""
+    settings = _witness_config(config, key=key, name=name, state=Path())
+    try:
+        print(settings.signer().verifier.vkey)
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)
