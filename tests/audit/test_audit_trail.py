@@ -318,6 +318,9 @@ class FlakyStore(Store):
     async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
         return await self.inner.claim_meta(values)
 
+    async def add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        await self.inner.add_cosignature(node, seq, witness, line)
+
     async def probe(self) -> None:
         await self.inner.probe()
 

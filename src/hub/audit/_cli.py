@@ -45,6 +45,7 @@ from hub.audit._proof import NotCovered, build_proof
 from hub.audit._report import GROUP_KEYS, Report, build_report, find_entries
 from hub.audit._store import Store, StoreError, open_store
 from hub.audit._verify import VerifyReport, verify_trail
+from hub.audit._witnessed import WitnessedReport, check_witnessed
 from hub.audit.note import ED25519, Verifier
 from hub.errors import HubError
 
@@ -211,6 +212,14 @@ def verify(
     strict: Annotated[
         bool, typer.Option("--strict", help="Entries not yet signed by a checkpoint fail.")
     ] = False,
+    witnessed: Annotated[
+        bool,
+        typer.Option(
+            "--witnessed",
+            help="Also hold every writer's store against the newest checkpoints its"
+            " witnesses ([audit.witnesses]) cosigned: a store cut back or rewritten fails.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every node's tree and check every checkpoint; name each problem found.
@@ -219,6 +228,9 @@ def verify(
     their MACs too.
     """
     settings, audit = _settings(config, store)
+    if witnessed and not audit.witnesses:
+        _fail("--witnessed: no [audit.witnesses] are configured", code=2)
+    found: list[WitnessedReport] = []
 
     async def run(trail: Store) -> VerifyReport:
         if public_key:
@@ -233,12 +245,35 @@ def verify(
         except ConfigError:
             mac = None
         with _progress("verifying", total=True) as update:
-            return await verify_trail(trail, keys, strict=strict, progress=update, mac=mac)
+            result = await verify_trail(trail, keys, strict=strict, progress=update, mac=mac)
+        if witnessed:
+            found.append(
+                await check_witnessed(
+                    trail,
+                    keys,
+                    audit.witnesses,
+                    quorum=audit.quorum,
+                    origin_prefix=audit.origin_prefix,
+                    nodes=[audit.node],
+                )
+            )
+            result.problems += found[0].problems
+            result.warnings += found[0].warnings
+        return result
 
     report: VerifyReport = _run(lambda: _with_store(settings, audit, run))
     if as_json:
-        _print_json(_verify_json(report))
+        data = _verify_json(report)
+        if found:
+            data["witnessed"] = [
+                {"node": node, "witnessed_size": size, "entries": entries}
+                for node, size, entries in found[0].nodes
+            ]
+        _print_json(data)
     else:
+        for node, size, entries in found[0].nodes if found else []:
+            shown = f"{size:,}" if size is not None else "none"
+            _line(f"node {node}: witnessed size {shown}, {entries:,} entries in the store")
         _print_verify(report)
     if not report.ok:
         raise typer.Exit(1)

@@ -65,6 +65,7 @@ from hub.audit._store import (
     open_store,
 )
 from hub.audit._tree import TileTree
+from hub.audit._witnessing import Witnessing, WitnessLag
 from hub.audit.merkle import leaf_hash
 from hub.errors import AuditUnavailable, InvalidQuery, NotFound
 
@@ -130,6 +131,17 @@ class AuditTrail:
         self._key_id = key_id(key.public_key())
         self._keys = {key_id(public): public for public in trusted}
         self._keys[self._key_id] = key.public_key()
+        self._witnessing = (
+            Witnessing(
+                store,
+                node=node,
+                witnesses=settings.witnesses,
+                quorum=settings.quorum,
+                max_lag=settings.witness_max_lag,
+            )
+            if settings.witnesses
+            else None
+        )
         self._pseudonymise = pseudonymiser
         self._mac = mac
         self._state = state
@@ -328,6 +340,17 @@ class AuditTrail:
         except StoreError as exc:
             raise AuditUnavailable(f"the audit store is unavailable: {exc}") from None
 
+    def witness_lag(self) -> list[WitnessLag]:
+        """Per configured witness: the size it cosigned, this writer's, and the lag (s).
+
+        For /readyz details and /metrics; empty without ``[audit.witnesses]``.
+        """
+        return self._witnessing.lag() if self._witnessing is not None else []
+
+    def witnessed_size(self) -> int | None:
+        """The size of the newest checkpoint a quorum of witnesses cosigned, if any."""
+        return self._witnessing.witnessed_size() if self._witnessing is not None else None
+
     async def aclose(self) -> None:
         """Commit what is pending, sign a final checkpoint, and close the store."""
         if self._closing:
@@ -338,6 +361,8 @@ class AuditTrail:
             await self._writer
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._witnessing is not None:
+            await self._witnessing.aclose()
         await self._store.aclose()
 
     # Callers' deadlines
@@ -423,6 +448,8 @@ class AuditTrail:
             )
             if remembered is None or remembered.seq < stored.seq:
                 self._remember(self._signed)
+            if self._witnessing is not None:
+                self._witnessing.submit(stored)
         self._last_mac = resumed.mac
         if resumed.time is not None:
             stored_time = datetime.fromisoformat(resumed.time)
@@ -556,6 +583,8 @@ class AuditTrail:
                     waiter.set_result(None)
             if plan.checkpoints:
                 await self._remember_committed(plan.checkpoints[-1])
+                if self._witnessing is not None:
+                    self._witnessing.submit(plan.checkpoints[-1])
         finally:
             task = asyncio.current_task()
             if task in self._in_flight:
