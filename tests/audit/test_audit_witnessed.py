@@ -27,7 +27,7 @@ from hub.audit._cli import audit_app
 from hub.audit._keys import signing_key
 from hub.audit._store import open_store
 from hub.audit._witnessing import store_consistency_proof
-from hub.audit.merkle import leaf_hash, root
+from hub.audit.merkle import consistency_proof, leaf_hash, root, verify_consistency
 from hub.audit.note import COSIGNATURE, ED25519, Signer, Verifier
 from hub.witness import Witness, WitnessState, witness_app
 from tests._helpers import audit_keys, audit_keys_toml
@@ -263,3 +263,23 @@ def test_rewrite_behind_the_witness_is_caught_and_refused(
         return statuses
 
     assert asyncio.run(submit_rewritten()) == [422, 409]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_consistency_proof_from_tiles_matches_the_leaves(
+    make_settings: Callable[..., AuditSettings], data_dir: Path
+) -> None:
+    """Proofs built from tile hashes equal RFC 9162 proofs over every leaf, across tiles."""
+    trail = await AuditTrail.open(make_settings(), data_dir=data_dir)
+    await asyncio.gather(*(trail.append(make_entry()) for _ in range(700)))
+    await trail.aclose()
+    store = open_store(make_settings().store, data_dir=data_dir, timeout=5)
+    try:
+        async with store.snapshot() as snapshot:
+            leaves = [leaf_hash(body) for _, body in await snapshot.bodies(NODE, 0, 700)]
+            for old, new in [(1, 700), (255, 256), (256, 700), (257, 513), (300, 699), (512, 700)]:
+                proof = await store_consistency_proof(snapshot, NODE, old, new)
+                assert proof == consistency_proof(old, leaves[:new]), (old, new)
+                assert verify_consistency(old, new, proof, root(leaves[:old]), root(leaves[:new]))
+    finally:
+        await store.aclose()

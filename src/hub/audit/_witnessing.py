@@ -212,6 +212,12 @@ class Witnessing:
                     error=type(exc).__name__,
                 )
                 done = False
+            except Exception:
+                # A witness's bad answer must not end the task that keeps the others going.
+                log.exception(
+                    "audit witness submission failed", node=self._node, witness=witness.name
+                )
+                done = False
             self._check_lag(witness)
             if done:
                 backoff = BACKOFF_FIRST
