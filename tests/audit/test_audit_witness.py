@@ -180,3 +180,18 @@ def test_vkey_round_trip(cosigner: Signer) -> None:
     vkey = cosigner.verifier.vkey
     assert base64.b64decode(vkey.split("+", 2)[2])[0] == COSIGNATURE
     assert Verifier.from_vkey(vkey).key_id == cosigner.verifier.key_id
+
+
+def test_cli_prints_the_witness_vkey(tmp_path: Path) -> None:
+    """hub audit witness vkey prints the cosigner vkey of the key file under its name."""
+    from typer.testing import CliRunner
+
+    from hub.audit._cli import audit_app
+
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "witness.pem"
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    name = "thanhtra.example.gov.vn/witness"
+    result = CliRunner().invoke(audit_app, ["witness", "vkey", "--key", str(path), "--name", name])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == Signer(name, key, COSIGNATURE).verifier.vkey

@@ -283,3 +283,37 @@ async def test_consistency_proof_from_tiles_matches_the_leaves(
                 assert verify_consistency(old, new, proof, root(leaves[:old]), root(leaves[:new]))
     finally:
         await store.aclose()
+
+
+async def test_unreachable_witness_raises_a_lag_alarm(
+    make_settings: Callable[..., AuditSettings],
+    data_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A checkpoint no witness cosigns within witness_max_lag is an alarm; look-ups go on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    vkey = Signer(WITNESS, Ed25519PrivateKey.generate(), COSIGNATURE).verifier.vkey
+    settings = make_settings(
+        checkpoint_every=2,
+        witnesses={"w1": {"url": f"http://127.0.0.1:{closed}", "public_key": vkey}},
+        witness_max_lag=0.2,
+    )
+    with caplog.at_level(logging.ERROR, logger="hub.audit"):
+        trail = await AuditTrail.open(settings, data_dir=data_dir)
+        for _ in range(4):
+            await trail.append(make_entry())
+        for _ in range(100):
+            if "not cosigned in time" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        [lag] = trail.witness_lag()
+        assert trail.witnessed_size() is None
+        await trail.aclose()
+    assert (lag.witness, lag.cosigned_size, lag.signed_size) == ("w1", None, 4)
+    assert lag.lag >= 0.2
+    alarms = [r.__dict__ for r in caplog.records if "not cosigned in time" in r.getMessage()]
+    assert alarms, caplog.text
+    assert (alarms[0]["node"], alarms[0]["witness"]) == (NODE, "w1")
