@@ -154,6 +154,28 @@ class SourceSettings(_Section):
         return value
 
 
+class WitnessSettings(_Section):
+    """One witness of the trail (``[audit.witnesses.NAME]``): where it is, how to check it."""
+
+    #: Its submission prefix: ``POST <url>/add-checkpoint``.
+    url: str = Field(pattern=r"^https?://")
+    #: Its verifier key (vkey, type 0x04), as ``hub audit witness vkey`` prints it.
+    public_key: str
+
+    @field_validator("public_key")
+    @classmethod
+    def _cosigner_vkey(cls, value: str) -> str:
+        from hub.audit.note import COSIGNATURE, NoteError, Verifier
+
+        try:
+            kind = Verifier.from_vkey(value).kind
+        except NoteError as exc:
+            raise ValueError(str(exc)) from None
+        if kind != COSIGNATURE:
+            raise ValueError("a witness's vkey is a cosignature key (type 0x04)")
+        return value
+
+
 class AuditSettings(_Section):
     """The audit trail. Without an ``[audit]`` section the embedded default applies."""
 
@@ -185,6 +207,28 @@ class AuditSettings(_Section):
     append_timeout: float = Field(default=5.0, gt=0)
     #: Entries committed together at most, in one transaction.
     batch_max: int = Field(default=1024, ge=1)
+    #: Checkpoints are C2SP signed notes whose origin (and key name) is this prefix,
+    #: a slash and the node: one origin per writer.
+    origin_prefix: str = Field(
+        default="lienthong.example.gov.vn/audit", pattern=r"^[^\s+]+[^\s+/]$"
+    )
+    #: Witnesses each new checkpoint is submitted to (in the background), by name.
+    witnesses: dict[str, WitnessSettings] = Field(default_factory=dict)
+    #: Cosignatures that make a checkpoint witnessed; None means every witness's.
+    witness_quorum: int | None = Field(default=None, ge=1)
+    #: Seconds a signed checkpoint may wait for its cosignatures before an alarm.
+    witness_max_lag: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _quorum(self) -> AuditSettings:
+        if self.witness_quorum is not None and self.witness_quorum > len(self.witnesses):
+            raise ValueError("witness_quorum is larger than the number of witnesses")
+        return self
+
+    @property
+    def quorum(self) -> int:
+        """The cosignatures a witnessed checkpoint needs."""
+        return self.witness_quorum if self.witness_quorum is not None else len(self.witnesses)
 
 
 class CacheSettings(_Section):

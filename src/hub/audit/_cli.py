@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub._config import AuditSettings, ConfigError, HubSettings, load_settings
+from hub.audit._checkpoint import origin_of
 from hub.audit._entry import entry_json_schema, format_time, parse_audit_id
 from hub.audit._keys import (
     EntryMac,
@@ -44,6 +45,8 @@ from hub.audit._proof import NotCovered, build_proof
 from hub.audit._report import GROUP_KEYS, Report, build_report, find_entries
 from hub.audit._store import Store, StoreError, open_store
 from hub.audit._verify import VerifyReport, verify_trail
+from hub.audit._witnessed import WitnessedReport, check_witnessed
+from hub.audit.note import ED25519, Verifier
 from hub.errors import HubError
 
 __all__ = ["audit_app", "keys_audit"]
@@ -209,6 +212,14 @@ def verify(
     strict: Annotated[
         bool, typer.Option("--strict", help="Entries not yet signed by a checkpoint fail.")
     ] = False,
+    witnessed: Annotated[
+        bool,
+        typer.Option(
+            "--witnessed",
+            help="Also hold every writer's store against the newest checkpoints its"
+            " witnesses ([audit.witnesses]) cosigned: a store cut back or rewritten fails.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every node's tree and check every checkpoint; name each problem found.
@@ -217,6 +228,9 @@ def verify(
     their MACs too.
     """
     settings, audit = _settings(config, store)
+    if witnessed and not audit.witnesses:
+        _fail("--witnessed: no [audit.witnesses] are configured", code=2)
+    found: list[WitnessedReport] = []
 
     async def run(trail: Store) -> VerifyReport:
         if public_key:
@@ -231,12 +245,35 @@ def verify(
         except ConfigError:
             mac = None
         with _progress("verifying", total=True) as update:
-            return await verify_trail(trail, keys, strict=strict, progress=update, mac=mac)
+            result = await verify_trail(trail, keys, strict=strict, progress=update, mac=mac)
+        if witnessed:
+            found.append(
+                await check_witnessed(
+                    trail,
+                    keys,
+                    audit.witnesses,
+                    quorum=audit.quorum,
+                    origin_prefix=audit.origin_prefix,
+                    nodes=[audit.node],
+                )
+            )
+            result.problems += found[0].problems
+            result.warnings += found[0].warnings
+        return result
 
     report: VerifyReport = _run(lambda: _with_store(settings, audit, run))
     if as_json:
-        _print_json(_verify_json(report))
+        data = _verify_json(report)
+        if found:
+            data["witnessed"] = [
+                {"node": node, "witnessed_size": size, "entries": entries}
+                for node, size, entries in found[0].nodes
+            ]
+        _print_json(data)
     else:
+        for node, size, entries in found[0].nodes if found else []:
+            shown = f"{size:,}" if size is not None else "none"
+            _line(f"node {node}: witnessed size {shown}, {entries:,} entries in the store")
         _print_verify(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -461,15 +498,47 @@ def _print_csv(result: Report) -> None:
 # keys
 
 
+class KeyFormat(StrEnum):
+    PEM = "pem"
+    VKEY = "vkey"
+
+
 @audit_app.command("public-key")
-def public_key(config: ConfigOption = None) -> None:
-    """Print the public key of the configured signing key (PEM), for inspectors."""
+def public_key(
+    config: ConfigOption = None,
+    key_format: Annotated[
+        KeyFormat,
+        typer.Option(
+            "--format",
+            help="pem, or vkey: the C2SP verifier key of each node's checkpoints"
+            " (name+keyid+key), for witnesses and note verifiers.",
+        ),
+    ] = KeyFormat.PEM,
+    nodes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="With --format vkey: the node (writer) whose origin names the key;"
+            " repeat for several. By default the configured node.",
+        ),
+    ] = None,
+) -> None:
+    """Print the public key of the configured signing key, for inspectors and witnesses.
+
+    A checkpoint's key name is its origin, ``[audit] origin_prefix`` and the node, so a
+    vkey is per node: print one per writer a witness is to follow.
+    """
     settings, audit = _settings(config, None)
     try:
         key = signing_key(audit, data_dir=settings.data_dir, create=False)
     except ConfigError as exc:
         _fail(exc.detail, code=2)
-    print(public_key_pem(key.public_key()), end="")
+    if key_format is KeyFormat.PEM:
+        print(public_key_pem(key.public_key()), end="")
+        return
+    for node in nodes or [audit.node]:
+        origin = origin_of(audit.origin_prefix, node)
+        print(Verifier(origin, ED25519, key.public_key()).vkey)
 
 
 @audit_app.command("schema", hidden=True)
@@ -528,3 +597,75 @@ def keys_audit(
         markup=False,
         soft_wrap=True,
     )
+
+
+# witness
+
+witness_app = typer.Typer(
+    name="witness",
+    help="A transparency-log witness (C2SP tlog-witness) for an inspectorate to run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+audit_app.add_typer(witness_app)
+
+WitnessConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The witness's TOML file (name, key, state, port, logs)."),
+]
+WitnessKeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", help="Its Ed25519 private key (PEM), e.g. from hub keys audit --out."),
+]
+
+
+def _witness_config(config: Path | None, **overrides: Any) -> Any:
+    from hub.witness import load_witness
+
+    try:
+        return load_witness(config, **overrides)
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)
+
+
+@witness_app.command("serve")
+def witness_serve(
+    config: WitnessConfigOption = None,
+    key: WitnessKeyOption = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="Its state folder (witness.db).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="The port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="The address to listen on.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Its name (key name).")] = None,
+) -> None:
+    """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint until stopped."""
+    import uvicorn
+
+    from hub.witness import Witness, WitnessState, witness_app
+
+    settings = _witness_config(config, key=key, state=state, port=port, host=host, name=name)
+    try:
+        signer = settings.signer()
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)
+    if not settings.logs:
+        _fail("the witness follows no log: list their vkeys in logs = [...]", code=2)
+    witness = Witness(signer=signer, logs=settings.verifiers(), state=WitnessState(settings.state))
+    err.print(f"witness {signer.verifier.vkey}", markup=False, soft_wrap=True)
+    uvicorn.run(witness_app(witness), host=settings.host, port=settings.port, log_level="warning")
+
+
+@witness_app.command("vkey")
+def witness_vkey(
+    config: WitnessConfigOption = None,
+    key: WitnessKeyOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="Its name (key name).")] = None,
+) -> None:
+    """Print the witness's verifier key, for the hub's [audit.witnesses.NAME] public_key."""
+    settings = _witness_config(config, key=key, name=name, state=Path())
+    try:
+        print(settings.signer().verifier.vkey)
+    except ConfigError as exc:
+        _fail(exc.detail, code=2)

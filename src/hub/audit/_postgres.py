@@ -108,6 +108,17 @@ def _schema() -> list[str]:
     return statements + _meta_table()
 
 
+def _cosignatures_table() -> list[str]:
+    return [
+        "CREATE TABLE audit_cosignatures (node text NOT NULL, seq bigint NOT NULL,"
+        " witness text NOT NULL, line text NOT NULL, PRIMARY KEY (node, seq, witness))",
+        "CREATE TRIGGER audit_cosignatures_append_only BEFORE UPDATE OR DELETE"
+        " ON audit_cosignatures FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()",
+        "CREATE TRIGGER audit_cosignatures_no_truncate BEFORE TRUNCATE ON audit_cosignatures"
+        " FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()",
+    ]
+
+
 def _meta_table() -> list[str]:
     return [
         "CREATE TABLE audit_meta (name text PRIMARY KEY, value text NOT NULL)",
@@ -248,18 +259,22 @@ class PostgresStore(Store):
             )
             cur = await conn.execute(
                 "SELECT to_regclass('audit_checkpoints') IS NOT NULL,"
-                " to_regclass('audit_meta') IS NOT NULL"
+                " to_regclass('audit_meta') IS NOT NULL,"
+                " to_regclass('audit_cosignatures') IS NOT NULL"
             )
             row = await cur.fetchone()
-            trail, meta = row if row is not None else (False, False)
+            trail, meta, cosignatures = row if row is not None else (False, False, False)
             if not trail:
-                statements = _schema()
+                statements = [*_schema(), *_cosignatures_table()]
             elif not meta:
                 # A trail made before entries carried MACs: those rows keep a NULL one.
                 statements = [
                     "ALTER TABLE audit_entries ADD COLUMN IF NOT EXISTS mac bytea",
                     *_meta_table(),
+                    *_cosignatures_table(),
                 ]
+            elif not cosignatures:
+                statements = _cosignatures_table()
             else:
                 return
             for statement in statements:
@@ -415,6 +430,20 @@ class PostgresStore(Store):
         if row is None or row[0]:
             raise StoreError("PostgreSQL: the server is read-only (in recovery)")
 
+    async def add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        conn = await self._connection()
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO audit_cosignatures (node, seq, witness, line)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (node, seq, witness, line),
+                )
+        except psycopg.Error as exc:
+            raise _error(exc) from None
+        finally:
+            await self._pool.putconn(conn)
+
     async def close_writer(self) -> None:
         await self._close_writer()
         self._writer_pid = None
@@ -508,6 +537,16 @@ class _PostgresSnapshot(Snapshot):
             since,
         )
         return [StoredCheckpoint(int(seq), bytes(body), bytes(sig)) for seq, body, sig in rows]
+
+    async def cosignatures(self, node: str) -> list[tuple[int, str, str]]:
+        present = await self._all("SELECT to_regclass('audit_cosignatures') IS NOT NULL")
+        if not present or not present[0][0]:
+            return []
+        rows = await self._all(
+            "SELECT seq, witness, line FROM audit_cosignatures WHERE node = %s ORDER BY seq",
+            node,
+        )
+        return [(int(seq), str(witness), str(line)) for seq, witness, line in rows]
 
     async def newest_checkpoint(self, node: str) -> StoredCheckpoint | None:
         rows = await self._all(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.audit._checkpoint import Checkpoint
+from hub.audit._checkpoint import Checkpoint, checkpoint_from_row
 from hub.audit._entry import audit_id
 from hub.audit._store import TILE_SIZE, Snapshot, StoredCheckpoint, StoreError
 from hub.audit._tree import tiled_inclusion_proof
@@ -27,7 +26,9 @@ class InclusionProof(BaseModel):
 
     Any RFC 6962 verifier checks it: ``verify_inclusion(leaf_hash, index, tree_size,
     proof, root)``, with ``root`` and ``tree_size`` those of the checkpoint, whose
-    Ed25519 signature the trail's public key checks. Hashes are lowercase hex.
+    Ed25519 signature the trail's public key checks (a checkpoint's ``note`` is a C2SP
+    signed note, checked by any note verifier with the node's vkey). Hashes are
+    lowercase hex.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,13 +65,7 @@ def parse_checkpoint(stored: StoredCheckpoint) -> Checkpoint:
     Raises:
         ValueError: the row is not a well-formed checkpoint.
     """
-    fields = orjson.loads(stored.body)
-    if not isinstance(fields, dict):
-        raise ValueError("a checkpoint is a JSON object")
-    checkpoint = Checkpoint.model_validate({**fields, "signature": stored.signature.hex()})
-    if checkpoint.signed_bytes() != stored.body:
-        raise ValueError("a checkpoint is stored as its canonical JSON")
-    return checkpoint
+    return checkpoint_from_row(stored.body, stored.signature)
 
 
 async def build_proof(snapshot: Snapshot, node: str, index: int) -> InclusionProof:

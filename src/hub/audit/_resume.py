@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.audit._checkpoint import Checkpoint, Trust, check_signature
+from hub.audit._checkpoint import Checkpoint, Trust, check_signature, follows
 from hub.audit._keys import GENESIS_MAC, EntryMac
 from hub.audit._proof import parse_checkpoint
 from hub.audit._state import SignedState
@@ -158,7 +158,7 @@ def _check_chain(
             )
     previous: Checkpoint | None = None
     previous_seq = -1
-    previous_signature = ""
+    previous_stored: StoredCheckpoint | None = None
     for stored in chain:
         try:
             checkpoint = parse_checkpoint(stored)
@@ -172,7 +172,7 @@ def _check_chain(
                 what = "is not signed by this node's key"
             raise Tampered(node, checkpoint.size, f"checkpoint #{stored.seq} {what}")
         if previous is not None and (
-            checkpoint.previous != previous_signature
+            not follows(checkpoint, previous_stored)
             or stored.seq != previous_seq + 1
             or checkpoint.size < previous.size
         ):
@@ -181,7 +181,7 @@ def _check_chain(
                 previous.size,
                 f"checkpoint #{stored.seq} does not follow #{previous_seq}",
             )
-        previous, previous_seq, previous_signature = checkpoint, stored.seq, stored.signature.hex()
+        previous, previous_seq, previous_stored = checkpoint, stored.seq, stored
     if previous is None or head.checkpoint is None or previous_seq != head.checkpoint.seq:
         raise Tampered(node, 0, "the store's checkpoints changed while they were read")
     if remembered is not None and chain[0].seq == remembered.seq:

@@ -44,7 +44,9 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 
 #: 2: entries carry a MAC; the trail records facts its writers must agree on.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The oldest schema a snapshot reads (a writer brings it up to date when it starts).
+READABLE_VERSION = 2
 #: The subject index is keyed (node, run, subject), a run being 2**12 consecutive
 #: entries. Pseudonyms are random: indexed across the whole tree, each new entry would
 #: land on a page of its own, and every commit would write (and sync) a page per entry.
@@ -85,6 +87,15 @@ _META_TABLE = (
 )
 
 
+_COSIGNATURES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS audit_cosignatures (\n"
+    "    node TEXT NOT NULL, seq INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL,\n"
+    "    PRIMARY KEY (node, seq, witness)\n"
+    ") WITHOUT ROWID;\n"
+    f"{_refuse_changes(('audit_cosignatures',))}"
+)
+
+
 def _schema() -> str:
     generated = "".join(
         f"    {name} {kind} GENERATED ALWAYS AS (json_extract(body, '$.entry.{name}')) VIRTUAL,\n"
@@ -114,6 +125,7 @@ def _schema() -> str:
         ") WITHOUT ROWID;\n"
         f"{_META_TABLE}"
         f"{_refuse_changes(('audit_entries', 'audit_checkpoints', 'audit_meta'))}"
+        f"{_COSIGNATURES_TABLE}"
         f"PRAGMA user_version = {SCHEMA_VERSION};\n"
     )
 
@@ -122,11 +134,15 @@ def _migration(version: int) -> str:
     """The statements that bring a trail of schema ``version`` (0: none yet) up to date."""
     if version == 0:
         return _schema()
+    # Version 2: no cosignatures table.
+    if version == 2:
+        return f"{_COSIGNATURES_TABLE}PRAGMA user_version = {SCHEMA_VERSION};\n"
     # Version 1: entries without MACs (those rows keep a NULL one), no meta table.
     return (
         "ALTER TABLE audit_entries ADD COLUMN mac BLOB;\n"
         f"{_META_TABLE}"
         f"{_refuse_changes(('audit_meta',))}"
+        f"{_COSIGNATURES_TABLE}"
         f"PRAGMA user_version = {SCHEMA_VERSION};\n"
     )
 
@@ -370,6 +386,23 @@ class SqliteStore(Store):
     async def probe(self) -> None:
         await asyncio.to_thread(self._probe)
 
+    def _add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        # Its own connection: a cosignature never waits behind, or breaks, a batch.
+        conn = self._connect(create=False)
+        try:
+            conn.execute(
+                "INSERT OR IGNORE INTO audit_cosignatures (node, seq, witness, line)"
+                " VALUES (?, ?, ?, ?)",
+                (node, seq, witness, line),
+            )
+        except sqlite3.Error as exc:
+            raise _error(exc) from None
+        finally:
+            conn.close()
+
+    async def add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        await asyncio.to_thread(self._add_cosignature, node, seq, witness, line)
+
     def _close_writer(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -392,7 +425,7 @@ class SqliteStore(Store):
             (version,) = await asyncio.to_thread(
                 lambda: conn.execute("PRAGMA user_version").fetchone()
             )
-            if version < SCHEMA_VERSION:
+            if version < READABLE_VERSION:
                 raise StoreError(f"no audit trail in {self.path}")
             # A read transaction: every query below sees the same state of the file.
             await asyncio.to_thread(conn.execute, "BEGIN")
@@ -510,6 +543,18 @@ class _SqliteSnapshot(Snapshot):
             since,
         )
         return [StoredCheckpoint(seq=seq, body=body, signature=sig) for seq, body, sig in rows]
+
+    async def cosignatures(self, node: str) -> list[tuple[int, str, str]]:
+        tables = await self._all(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_cosignatures'"
+        )
+        if not tables:
+            return []
+        rows = await self._all(
+            "SELECT seq, witness, line FROM audit_cosignatures WHERE node = ? ORDER BY seq",
+            node,
+        )
+        return [(int(seq), str(witness), str(line)) for seq, witness, line in rows]
 
     async def newest_checkpoint(self, node: str) -> StoredCheckpoint | None:
         rows = await self._all(

@@ -9,9 +9,12 @@ A store keeps, per node, two append-only tables:
   subtree), from which the writer resumes and proofs are built without reading every
   leaf. The columns that find and report query are generated from ``body`` by the
   database, so they cannot diverge from what is hashed.
-- checkpoints: (node, seq, body, signature), ``body`` the signed canonical bytes.
+- checkpoints: (node, seq, body, signature), ``body`` the signed note (or, on trails
+  started before notes, the signed canonical JSON).
+- cosignatures: (node, seq, witness, line), a witness's cosignature line on checkpoint
+  ``seq``.
 
-Triggers refuse UPDATE and DELETE on both.
+Triggers refuse UPDATE and DELETE on all of them.
 """
 
 from __future__ import annotations
@@ -138,6 +141,10 @@ class Snapshot(ABC):
         """The checkpoints of ``node`` from sequence number ``since`` on, in order."""
 
     @abstractmethod
+    async def cosignatures(self, node: str) -> list[tuple[int, str, str]]:
+        """(checkpoint seq, witness name, cosignature line) of ``node``, by seq."""
+
+    @abstractmethod
     async def newest_checkpoint(self, node: str) -> StoredCheckpoint | None:
         """The checkpoint with the highest sequence number."""
 
@@ -212,6 +219,14 @@ class Store(ABC):
         Raises:
             IndexTaken: an index of the batch is already stored (nothing was added).
             StoreError: the store failed; the outcome may be unknown.
+        """
+
+    @abstractmethod
+    async def add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        """Keep a witness's cosignature of checkpoint ``seq`` (once; a repeat is ignored).
+
+        Raises:
+            StoreError: the store cannot be written.
         """
 
     @abstractmethod

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hub._config import AuditSettings, ConfigError
 from hub._logging import get_logger
-from hub.audit._checkpoint import sign_checkpoint
+from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._entry import AuditEntry, audit_id, canonical_entry, parse_audit_id, record_bytes
 from hub.audit._keys import (
     EntryMac,
@@ -64,6 +65,7 @@ from hub.audit._store import (
     open_store,
 )
 from hub.audit._tree import TileTree
+from hub.audit._witnessing import Witnessing, WitnessLag
 from hub.audit.merkle import leaf_hash
 from hub.errors import AuditUnavailable, InvalidQuery, NotFound
 
@@ -82,6 +84,8 @@ class _Signed:
     size: int
     root: bytes | None
     signature: bytes | None
+    #: What the next checkpoint names as its previous (`hub.audit._checkpoint.link`).
+    link: bytes | None
     time: datetime | None
     #: When it was made, on the monotonic clock (for the T-seconds cadence).
     made: float
@@ -122,10 +126,22 @@ class AuditTrail:
     ) -> None:
         self._store = store
         self._node = node
+        self._origin = origin_of(settings.origin_prefix, node)
         self._key = key
         self._key_id = key_id(key.public_key())
         self._keys = {key_id(public): public for public in trusted}
         self._keys[self._key_id] = key.public_key()
+        self._witnessing = (
+            Witnessing(
+                store,
+                node=node,
+                witnesses=settings.witnesses,
+                quorum=settings.quorum,
+                max_lag=settings.witness_max_lag,
+            )
+            if settings.witnesses
+            else None
+        )
         self._pseudonymise = pseudonymiser
         self._mac = mac
         self._state = state
@@ -155,7 +171,7 @@ class AuditTrail:
         # store is committed; None when they must be read back from the store.
         self._tree: TileTree | None = None
         self._signed = _Signed(
-            seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+            seq=-1, size=0, root=None, signature=None, link=None, time=None, made=time.monotonic()
         )
 
     @classmethod
@@ -324,6 +340,17 @@ class AuditTrail:
         except StoreError as exc:
             raise AuditUnavailable(f"the audit store is unavailable: {exc}") from None
 
+    def witness_lag(self) -> list[WitnessLag]:
+        """Per configured witness: the size it cosigned, this writer's, and the lag (s).
+
+        For /readyz details and /metrics; empty without ``[audit.witnesses]``.
+        """
+        return self._witnessing.lag() if self._witnessing is not None else []
+
+    def witnessed_size(self) -> int | None:
+        """The size of the newest checkpoint a quorum of witnesses cosigned, if any."""
+        return self._witnessing.witnessed_size() if self._witnessing is not None else None
+
     async def aclose(self) -> None:
         """Commit what is pending, sign a final checkpoint, and close the store."""
         if self._closing:
@@ -334,6 +361,8 @@ class AuditTrail:
             await self._writer
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._witnessing is not None:
+            await self._witnessing.aclose()
         await self._store.aclose()
 
     # Callers' deadlines
@@ -397,7 +426,13 @@ class AuditTrail:
         newest, stored = resumed.newest, resumed.stored
         if newest is None or stored is None:
             self._signed = _Signed(
-                seq=-1, size=0, root=None, signature=None, time=None, made=time.monotonic()
+                seq=-1,
+                size=0,
+                root=None,
+                signature=None,
+                link=None,
+                time=None,
+                made=time.monotonic(),
             )
         else:
             # The cadence counts from now: the time of an old checkpoint says nothing of
@@ -407,11 +442,14 @@ class AuditTrail:
                 size=newest.size,
                 root=bytes.fromhex(newest.root),
                 signature=stored.signature,
+                link=hashlib.sha256(stored.body).digest(),
                 time=newest.time,
                 made=time.monotonic(),
             )
             if remembered is None or remembered.seq < stored.seq:
                 self._remember(self._signed)
+            if self._witnessing is not None:
+                self._witnessing.submit(stored)
         self._last_mac = resumed.mac
         if resumed.time is not None:
             stored_time = datetime.fromisoformat(resumed.time)
@@ -545,6 +583,8 @@ class AuditTrail:
                     waiter.set_result(None)
             if plan.checkpoints:
                 await self._remember_committed(plan.checkpoints[-1])
+                if self._witnessing is not None:
+                    self._witnessing.submit(plan.checkpoints[-1])
         finally:
             task = asyncio.current_task()
             if task in self._in_flight:
@@ -608,24 +648,24 @@ class AuditTrail:
         if signed.time is not None and now < signed.time:
             now = signed.time
         root = tree.root()
-        checkpoint = sign_checkpoint(
+        checkpoint, body, signature = sign_note_checkpoint(
             self._key,
+            origin=self._origin,
             node=self._node,
             size=tree.size,
             root=root,
             time=now,
-            previous=signed.signature,
-            key_id=self._key_id,
+            previous=signed.link,
         )
-        signature = bytes.fromhex(checkpoint.signature)
         signed.seq += 1
         signed.size = tree.size
         signed.root = root
         signed.signature = signature
+        signed.link = hashlib.sha256(body).digest()
         signed.time = checkpoint.time
         signed.made = time.monotonic()
         self._committed[signed.seq] = dataclasses.replace(signed)
-        return StoredCheckpoint(seq=signed.seq, body=checkpoint.signed_bytes(), signature=signature)
+        return StoredCheckpoint(seq=signed.seq, body=body, signature=signature)
 
     def _fail(
         self, batch: list[_Pending], waiters: list[asyncio.Future[None]], exc: BaseException

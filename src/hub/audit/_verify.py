@@ -38,12 +38,12 @@ from datetime import datetime, timedelta
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.audit._checkpoint import Checkpoint, Trust, check_signature
+from hub.audit._checkpoint import Checkpoint, Trust, check_signature, follows
 from hub.audit._entry import audit_id, format_time
 from hub.audit._keys import GENESIS_MAC, EntryMac, key_id
 from hub.audit._proof import parse_checkpoint
 from hub.audit._resume import entry_time
-from hub.audit._store import TILE_SIZE, EntryRow, Snapshot, Store, WriterRow
+from hub.audit._store import TILE_SIZE, EntryRow, Snapshot, Store, StoredCheckpoint, WriterRow
 from hub.audit.merkle import CompactRange, leaf_hash, root
 
 __all__ = ["NodeSummary", "VerifyReport", "verify_trail"]
@@ -218,7 +218,7 @@ class _NodeCheck:
         stored = await snapshot.checkpoints(self.node)
         self.stored_checkpoints = len(stored)
         self.stored_tiles = dict(await snapshot.tiles(self.node))
-        previous: bytes | None = None
+        previous: StoredCheckpoint | None = None
         expected_seq = 0
         size = 0
         when: datetime | None = None
@@ -236,7 +236,7 @@ class _NodeCheck:
                 checkpoint = parse_checkpoint(row)
             except ValueError:
                 issues.append(f"checkpoint #{row.seq} is malformed (forged or altered)")
-                previous = row.signature
+                previous = row
                 continue
             trust = check_signature(checkpoint, self.keys)
             if trust is not Trust.HOLDS:
@@ -244,12 +244,11 @@ class _NodeCheck:
                     untrusted.append((row.seq, checkpoint.key))
                 else:
                     unsigned.append(row.seq)
-                previous = row.signature
+                previous = row
                 continue
             if checkpoint.node != self.node:
                 issues.append(f"checkpoint #{row.seq} names node {checkpoint.node}")
-            expected_previous = previous.hex() if previous is not None else None
-            if checkpoint.previous != expected_previous and not gap:
+            if not follows(checkpoint, previous) and not gap:
                 issues.append(
                     f"checkpoint #{row.seq} does not follow the one stored before it"
                     " (a checkpoint was removed or replaced)"
@@ -260,7 +259,7 @@ class _NodeCheck:
                 issues.append(f"checkpoint #{row.seq} is dated before the one before it")
             self.targets.setdefault(checkpoint.size, []).append((row.seq, checkpoint))
             self.newest = (row.seq, checkpoint)
-            previous, size, when = row.signature, checkpoint.size, checkpoint.time
+            previous, size, when = row, checkpoint.size, checkpoint.time
         for first, last in _runs(unsigned):
             which = f"#{first}" if first == last else f"#{first} to #{last}"
             issues.append(

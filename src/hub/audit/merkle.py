@@ -27,6 +27,7 @@ __all__ = [
     "HASH_SIZE",
     "CompactRange",
     "consistency_proof",
+    "consistency_ranges",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -169,6 +170,40 @@ def inclusion_proof(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     return proof
 
 
+def consistency_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose subtree hashes make the consistency proof, in proof order.
+
+    The proof from ``size1`` to ``size2`` (RFC 9162, section 2.1.4.1) is the list of
+    ``root(hashes[start:end])`` for these ranges, so a store that keeps subtree hashes
+    (tiles) builds it without reading every leaf. Each range is a subtree of the tree of
+    ``size2``: it starts at a multiple of the largest power of two not above its length.
+
+    Raises:
+        ValueError: ``size1`` is negative or larger than ``size2``.
+    """
+    if not 0 <= size1 <= size2:
+        raise ValueError(f"a tree of {size1} leaves is not a prefix of one of {size2}")
+    if size1 in (0, size2):
+        return []
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m = 0, size2, size1
+    # Whether the current subtree is a whole subtree of the older tree (its root known).
+    complete = True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m = lo + k, m - k
+            complete = False
+    if not complete:
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
+
+
 def consistency_proof(size1: int, hashes: Sequence[bytes]) -> list[bytes]:
     """The proof that the tree of the first ``size1`` leaves is a prefix of ``hashes``.
 
@@ -182,28 +217,7 @@ def consistency_proof(size1: int, hashes: Sequence[bytes]) -> list[bytes]:
     Raises:
         ValueError: ``size1`` is negative or larger than the newer tree.
     """
-    size2 = len(hashes)
-    if not 0 <= size1 <= size2:
-        raise ValueError(f"a tree of {size1} leaves is not a prefix of one of {size2}")
-    if size1 in (0, size2):
-        return []
-    proof: list[bytes] = []
-    lo, hi, m = 0, size2, size1
-    # Whether the current subtree is a whole subtree of the older tree (its root known).
-    complete = True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(root(hashes[lo + k : hi]))
-            hi = lo + k
-        else:
-            proof.append(root(hashes[lo : lo + k]))
-            lo, m = lo + k, m - k
-            complete = False
-    if not complete:
-        proof.append(root(hashes[lo:hi]))
-    proof.reverse()
-    return proof
+    return [root(hashes[start:end]) for start, end in consistency_ranges(size1, len(hashes))]
 
 
 def _is_hash(value: object) -> bool:

@@ -539,6 +539,8 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         """Prometheus metrics: calls per source and outcome, latency, attempts, breakers."""
         for name, state in (await the_hub.breaker_states()).items():
             metrics.set_breaker(name, state)
+        for item in the_hub.audit.witness_lag():
+            metrics.set_witness(item.witness, item.cosigned_size, item.lag)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.exception_handler(RequestValidationError)
@@ -620,6 +622,19 @@ async def _readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
         audit: dict[str, Any] = {"status": "up"}
     except (AuditUnavailable, TimeoutError) as exc:
         audit = {"status": "down", "detail": type(exc).__name__}
+    witnesses = hub.audit.witness_lag()
+    if witnesses:
+        # Witnesses are reported, never a reason to refuse traffic: a look-up does not
+        # wait on them, and their alarms are logged.
+        audit["witnessed_size"] = hub.audit.witnessed_size()
+        audit["witnesses"] = {
+            item.witness: {
+                "cosigned_size": item.cosigned_size,
+                "signed_size": item.signed_size,
+                "lag_seconds": round(item.lag, 3),
+            }
+            for item in witnesses
+        }
     health = await hub.health()
     upstreams = {name: item.model_dump(mode="json") for name, item in health.items()}
     ready = audit["status"] == "up"

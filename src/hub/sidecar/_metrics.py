@@ -54,6 +54,18 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.witness_lag = Gauge(
+            "hub_audit_witness_lag_seconds",
+            "How long the oldest checkpoint a witness has not cosigned has waited.",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_size = Gauge(
+            "hub_audit_witness_cosigned_size",
+            "The tree size of the newest checkpoint a witness cosigned (-1: none yet).",
+            ["witness"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "hub_http_requests",
             "Sidecar HTTP answers by status.",
@@ -74,6 +86,10 @@ class Metrics:
 
     def set_breaker(self, source: str, state: BreakerState) -> None:
         self.breaker.labels(source).set(_BREAKER_VALUES[state])
+
+    def set_witness(self, witness: str, cosigned_size: int | None, lag: float) -> None:
+        self.witness_lag.labels(witness).set(lag)
+        self.witness_size.labels(witness).set(-1 if cosigned_size is None else cosigned_size)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
