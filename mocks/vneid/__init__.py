@@ -1,4 +1,4 @@
-"""The VNeID mock: an OpenID Connect provider (code flow, PKCE, private_key_jwt, ES256)."""
+"""The VNeID mock: an OpenID Connect provider (code flow, PKCE, private_key_jwt, ES256/RS256)."""
 
 from mocks.vneid._app import create_app, hub_settings
 

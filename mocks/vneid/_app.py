@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,8 @@ PROFILE = MockProfile(
 _MAX_FORM_BYTES = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# An HTTP authentication scheme's name (RFC 9110, 11.1).
+_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class _BadForm(Exception):
@@ -65,12 +68,19 @@ async def _form(request: Request) -> dict[str, str]:
     return _single_valued(pairs)
 
 
-def _oauth_error(error: OidcError) -> JSONResponse:
+def _oauth_error(error: OidcError, challenge: str | None = None) -> JSONResponse:
+    """The error as JSON; a 401 challenges with ``challenge``, the value of its
+    WWW-Authenticate."""
     headers = dict(_NO_STORE)
-    if error.status == 401:
-        scheme = "Bearer" if error.error == "invalid_token" else "private_key_jwt"
-        headers["WWW-Authenticate"] = f'{scheme} error="{error.error}"'
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     return JSONResponse(error.body(), error.status, headers=headers)
+
+
+def _tried_scheme(request: Request) -> str | None:
+    """The HTTP authentication scheme a client tried at the token endpoint, if any."""
+    scheme = request.headers.get("authorization", "").split(" ", 1)[0]
+    return scheme if _SCHEME.fullmatch(scheme) else None
 
 
 class _Endpoints:
@@ -114,6 +124,14 @@ class _Endpoints:
         return RedirectResponse(location, 302)
 
     async def token(self, request: Request) -> Response:
+        scheme = _tried_scheme(request)
+        if scheme is not None:
+            # RFC 6749, 5.2: a client that authenticated with an HTTP scheme is refused
+            # with a 401 that challenges with the same scheme.
+            refusal = OidcError(
+                "invalid_client", "client authentication must be private_key_jwt", 401
+            )
+            return _oauth_error(refusal, f'{scheme} realm="vneid"')
         try:
             form = await _form(request)
             answer = self.provider.exchange(
@@ -131,7 +149,7 @@ class _Endpoints:
         try:
             claims = self.provider.userinfo(request.headers.get("authorization"))
         except OidcError as exc:
-            return _oauth_error(exc)
+            return _oauth_error(exc, f'Bearer error="{exc.error}"')
         return JSONResponse(claims, headers=_NO_STORE)
 
 
@@ -163,8 +181,9 @@ def _admin_routes(provider: Provider) -> list[Route]:
         if not isinstance(drop, bool):
             return _admin_problem("drop_previous", "true or false")
         provider.keys.rotate(drop_previous=drop)
+        current = [key.kid for key in provider.keys.current.values()]
         published = [key["kid"] for key in provider.keys.jwks()["keys"]]
-        return JSONResponse({"current": provider.keys.current.kid, "published": published})
+        return JSONResponse({"current": current, "published": published})
 
     async def clock(request: Request) -> Response:
         if request.method == "PUT":
@@ -200,15 +219,17 @@ def create_app(
 ) -> Starlette:
     """The VNeID mock as an ASGI app: an OpenID Connect provider (issuer: its base URL).
 
-    ``GET /.well-known/openid-configuration``, ``GET /jwks`` (ES256 keys), ``GET|POST
-    /authorize`` (code flow with PKCE S256; ``login_hint=<national id>`` logs in at
-    once, without it a login page offers a few citizens), ``POST /token``
-    (``private_key_jwt``), ``GET /userinfo``. The demo client (`hub_settings`) may
-    redirect to ``https://dichvucong.example.vn/vneid/callback`` and to
+    ``GET /.well-known/openid-configuration``, ``GET /jwks`` (an ES256 and an RS256
+    key), ``GET|POST /authorize`` (code flow with PKCE S256; ``login_hint=<national
+    id>`` logs in at once, without it a login page offers a few citizens), ``POST
+    /token`` (``private_key_jwt``; an assertion may live an hour at most), ``GET
+    /userinfo``. The demo client (`hub_settings`) gets ES256 ID tokens; the same client
+    registered as ``lienthong-demo-rs256`` gets RS256 ones. Both may redirect to
+    ``https://dichvucong.example.vn/vneid/callback`` and to
     ``http://127.0.0.1/callback`` or ``http://localhost/callback`` on any port.
 
     Besides the shared admin surface: ``POST /_admin/rotate-keys`` (``{"drop_previous":
-    true}`` also unpublishes the old key) and ``GET|PUT|DELETE /_admin/clock``
+    true}`` also unpublishes the old keys) and ``GET|PUT|DELETE /_admin/clock``
     (``{"offset": 120}`` moves the provider's clock, to age codes and tokens). Besides
     the shared faults: ``hostile_token`` (``"variant"``: see `HostileTokenFault`).
 

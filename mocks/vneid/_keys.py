@@ -1,19 +1,27 @@
 """The provider's keys: its signing keys (rotated on demand) and the demo client's pair.
 
-Every key is derived from a label, so that the same seed gives the same keys and a
-failing run replays. The demo client's key does not depend on the seed: a hub is
-pointed at the mock by `hub_settings(base_url)`, which knows no seed.
+Every EC key is derived from a label, so that the same seed gives the same keys and a
+failing run replays. An RSA key cannot be derived that way with cryptography: it is
+made once per label and process, so that mocks of one seed agree while the process
+lives. The demo client's key does not depend on the seed: a hub is pointed at the mock
+by `hub_settings(base_url)`, which knows no seed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 DEMO_CLIENT_ID = "lienthong-demo"
+#: The demo client again, registered with ``id_token_signed_response_alg`` RS256.
+DEMO_RS256_CLIENT_ID = "lienthong-demo-rs256"
+#: The algorithms the provider signs ID tokens with; a client registers one of them.
+ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
+SigningKey = ECKey | RSAKey
 _DEMO_CLIENT_LABEL = "vneid-demo-client"
 _ROGUE_LABEL = "vneid-rogue-signer"
 
@@ -34,6 +42,19 @@ def derive_key(label: str) -> ECKey:
         return key
 
 
+@functools.lru_cache(maxsize=64)
+def made_rsa_key(label: str) -> RSAKey:
+    """An RSA 2048 key pair for ``label``, made once per process, with its thumbprint as kid."""
+    key = RSAKey.generate_key(2048, private=True)
+    key.ensure_kid()
+    return key
+
+
+def signing_key(label: str, algorithm: str) -> SigningKey:
+    """The key of ``label`` for an ID token algorithm: EC P-256 for ES256, RSA for RS256."""
+    return derive_key(label) if algorithm == "ES256" else made_rsa_key(label)
+
+
 def demo_client_key() -> ECKey:
     """The demo client's key pair: the mock holds its public half, the hub its private half."""
     return derive_key(_DEMO_CLIENT_LABEL)
@@ -44,44 +65,46 @@ def demo_client_pem() -> str:
     return demo_client_key().as_pem(private=True).decode("ascii")
 
 
-def rogue_key() -> ECKey:
+def rogue_key(algorithm: str = "ES256") -> SigningKey:
     """A key the provider never publishes, for tokens a client must refuse."""
-    return derive_key(_ROGUE_LABEL)
+    return signing_key(_ROGUE_LABEL, algorithm)
 
 
-def public_jwk(key: ECKey) -> dict[str, Any]:
+def public_jwk(key: SigningKey, algorithm: str) -> dict[str, Any]:
     """The public half of a signing key as a JWKS entry."""
-    return dict(key.as_dict(private=False, use="sig", alg="ES256"))
+    return dict(key.as_dict(private=False, use="sig", alg=algorithm))
 
 
 class SigningKeys:
-    """The provider's signing keys: the current one, and the previous one for a while.
+    """The provider's signing keys, one per algorithm: the current ones, and the previous
+    ones for a while.
 
-    After a rotation the JWKS still publishes the previous key, so that tokens signed
-    just before stay verifiable, until the next rotation or until it is dropped.
+    After a rotation the JWKS still publishes the previous keys, so that tokens signed
+    just before stay verifiable, until the next rotation or until they are dropped.
 
     Args:
-        seed: The mock's seed; the n-th key of a seed is always the same.
+        seed: The mock's seed; the n-th keys of a seed are always the same.
     """
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
         self._generation = 0
         self.current = self._derive()
-        self.previous: ECKey | None = None
+        self.previous: dict[str, SigningKey] = {}
         self._jwks = self._publish()
 
-    def _derive(self) -> ECKey:
-        return derive_key(f"vneid-signing:{self._seed}:{self._generation}")
+    def _derive(self) -> dict[str, SigningKey]:
+        label = f"vneid-signing:{self._seed}:{self._generation}"
+        return {algorithm: signing_key(label, algorithm) for algorithm in ID_TOKEN_ALGORITHMS}
 
     def _publish(self) -> dict[str, Any]:
-        keys = [self.current] if self.previous is None else [self.current, self.previous]
-        return {"keys": [public_jwk(key) for key in keys]}
+        keys = [*self.current.items(), *self.previous.items()]
+        return {"keys": [public_jwk(key, algorithm) for algorithm, key in keys]}
 
     def rotate(self, *, drop_previous: bool = False) -> None:
-        """Make a new key current; keep the old one published unless ``drop_previous``."""
+        """Make new keys current; keep the old ones published unless ``drop_previous``."""
         self._generation += 1
-        self.previous = None if drop_previous else self.current
+        self.previous = {} if drop_previous else self.current
         self.current = self._derive()
         self._jwks = self._publish()
 

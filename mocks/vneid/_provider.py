@@ -2,7 +2,9 @@
 
 What VNeID checks, the mock checks: PKCE with S256 only, client authentication by
 ``private_key_jwt`` with single-use assertions, single-use short-lived codes bound to
-their client, redirect URI and code challenge. Errors are those of RFC 6749.
+their client, redirect URI and code challenge. Errors are those of RFC 6749. ID tokens
+are signed with the algorithm the client registered (``id_token_signed_response_alg``:
+ES256, as VNeID does, or RS256, which OpenID Connect requires a provider to offer).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from starlette.datastructures import URL
 from mocks._world import Citizen, World
 from mocks.vneid._keys import (
     DEMO_CLIENT_ID,
+    DEMO_RS256_CLIENT_ID,
+    ID_TOKEN_ALGORITHMS,
     SigningKeys,
     demo_client_key,
     rogue_key,
@@ -43,8 +47,10 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CODE_SECONDS = 60
 ID_TOKEN_SECONDS = 600
 ACCESS_TOKEN_SECONDS = 600
-#: A client assertion may live this long at most, which bounds the memory of used jtis.
-MAX_ASSERTION_SECONDS = 300
+#: A client assertion may live this long at most (RFC 7523 lets a server refuse an expiry
+#: unreasonably far ahead), which bounds the memory of used jtis. An hour is what
+#: Authlib, among others, signs by default.
+MAX_ASSERTION_SECONDS = 3600
 ASSERTION_LEEWAY = 30
 DEMO_REDIRECT_URIS = (
     "https://dichvucong.example.vn/vneid/callback",
@@ -105,11 +111,13 @@ def s256(verifier: str) -> str:
 
 @dataclass(frozen=True)
 class Client:
-    """A registered client: its id, the public key of its assertions, its redirect URIs."""
+    """A registered client: its id, the public key of its assertions, its redirect URIs,
+    and the algorithm of its ID tokens (its ``id_token_signed_response_alg``)."""
 
     client_id: str
     key: ECKey
     redirect_uris: tuple[str, ...]
+    id_token_alg: str = "ES256"  # noqa: S105 - an algorithm's name
 
     def accepts(self, redirect_uri: str) -> bool:
         """An exact match; a loopback URI may name any port (RFC 8252, 7.3)."""
@@ -203,14 +211,10 @@ class Provider:
         self.keys = SigningKeys(world.seed)
         self.clock_offset = 0.0
         self._clock = clock
-        self._rogue = rogue_key()
-        demo = demo_client_key()
+        demo = ECKey.import_key(demo_client_key().as_dict(private=False))
         self.clients = {
-            DEMO_CLIENT_ID: Client(
-                DEMO_CLIENT_ID,
-                ECKey.import_key(demo.as_dict(private=False)),
-                DEMO_REDIRECT_URIS,
-            )
+            DEMO_CLIENT_ID: Client(DEMO_CLIENT_ID, demo, DEMO_REDIRECT_URIS),
+            DEMO_RS256_CLIENT_ID: Client(DEMO_RS256_CLIENT_ID, demo, DEMO_REDIRECT_URIS, "RS256"),
         }
         self._subject_key = hashlib.sha256(f"vneid-subject:{world.seed}".encode()).digest()
         self._codes: _Expiring[Grant] = _Expiring()
@@ -239,7 +243,7 @@ class Provider:
                 "response_modes_supported": ["query"],
                 "grant_types_supported": ["authorization_code"],
                 "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["ES256"],
+                "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
                 "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                 "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
                 "code_challenge_methods_supported": ["S256"],
@@ -298,11 +302,10 @@ class Provider:
         nonce = _single(params, "nonce")
         if nonce is None or len(nonce) > _MAX_PARAMETER:
             raise request.error("invalid_request", "nonce is required")
-        asked = [
-            LEVELS[value] for value in params.get("acr_values", "LoA1").split() if value in LEVELS
-        ]
-        if not asked:
-            raise request.error("invalid_request", "acr_values must be LoA1 or LoA2")
+        # A voluntary request (OIDC Core 3.1.2.1): values the provider does not know are
+        # ignored, and with none it knows the citizen logs in at the best level she can.
+        values = params.get("acr_values", "LoA1").split()
+        asked = [LEVELS[value] for value in values if value in LEVELS] or list(LEVELS.values())
         return AuthRequest(client, redirect_uri, state, nonce, challenge, max(asked))
 
     def login(self, request: AuthRequest, national_id: str, level: int) -> str:
@@ -355,7 +358,7 @@ class Provider:
             hostile: A variant of the ``hostile_token`` fault: the ID token to spoil.
 
         Raises:
-            OidcError: ``invalid_client`` (401), ``invalid_grant``, ``invalid_request`` or
+            OidcError: ``invalid_client``, ``invalid_grant``, ``invalid_request`` or
                 ``unsupported_grant_type``.
         """
         now = self.now()
@@ -394,18 +397,22 @@ class Provider:
     def _authenticate_client(
         self, token_endpoint: str, form: Mapping[str, str], now: float
     ) -> Client:
-        """The client that signed the request's assertion (``private_key_jwt``)."""
+        """The client that signed the request's assertion (``private_key_jwt``).
+
+        Its failures are 400s: the client used no HTTP authentication scheme that a 401
+        could name in its challenge (RFC 6749, 5.2).
+        """
         if form.get("client_assertion_type") != JWT_BEARER:
-            raise OidcError("invalid_client", "client authentication must be private_key_jwt", 401)
+            raise OidcError("invalid_client", "client authentication must be private_key_jwt")
         assertion = form.get("client_assertion", "")
         try:
             claimed = json.loads(jws.extract_compact(assertion.encode()).payload)
         except (JoseError, ValueError):
-            raise OidcError("invalid_client", "client_assertion is not a signed JWT", 401) from None
+            raise OidcError("invalid_client", "client_assertion is not a signed JWT") from None
         issuer = claimed.get("iss") if isinstance(claimed, dict) else None
         client = self.clients.get(issuer) if isinstance(issuer, str) else None
         if client is None or form.get("client_id", client.client_id) != client.client_id:
-            raise OidcError("invalid_client", "client_assertion names no registered client", 401)
+            raise OidcError("invalid_client", "client_assertion names no registered client")
         registry = jwt.JWTClaimsRegistry(
             now=int(now),
             leeway=ASSERTION_LEEWAY,
@@ -419,12 +426,12 @@ class Provider:
             token = jwt.decode(assertion, client.key, algorithms=["ES256"])
             registry.validate(token.claims)
         except (JoseError, ValueError):
-            raise OidcError("invalid_client", "client_assertion does not verify", 401) from None
-        if token.claims["exp"] > now + MAX_ASSERTION_SECONDS:
-            raise OidcError("invalid_client", "client_assertion must expire within 5 minutes", 401)
+            raise OidcError("invalid_client", "client_assertion does not verify") from None
+        if token.claims["exp"] > now + MAX_ASSERTION_SECONDS + ASSERTION_LEEWAY:
+            raise OidcError("invalid_client", "client_assertion must expire within an hour")
         jti = f"{client.client_id}:{token.claims['jti']}"
         if self._jtis.get(jti, now):
-            raise OidcError("invalid_client", "client_assertion has been used before", 401)
+            raise OidcError("invalid_client", "client_assertion has been used before")
         self._jtis.put(jti, True, float(token.claims["exp"]) + ASSERTION_LEEWAY, now)
         return client
 
@@ -453,17 +460,18 @@ class Provider:
             "acr": f"LoA{grant.level}",
             **personal_claims(citizen),
         }
-        key = self.keys.current
-        header: dict[str, Any] = {"alg": "ES256", "kid": key.kid, "typ": "JWT"}
+        algorithm = client.id_token_alg
+        key = self.keys.current[algorithm]
+        header: dict[str, Any] = {"alg": algorithm, "kid": key.kid, "typ": "JWT"}
         if hostile == "alg_none":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # joserfc warns that "none" is insecure: we know
                 return jwt.encode({"alg": "none", "typ": "JWT"}, claims, None, algorithms=["none"])
         if hostile == "unknown_key":
-            key = self._rogue
+            key = rogue_key(algorithm)
             header["kid"] = key.kid
         elif hostile == "bad_signature":
-            key = self._rogue
+            key = rogue_key(algorithm)
         elif hostile == "expired":
             claims.update(iat=issued - 2 * ID_TOKEN_SECONDS, exp=issued - ID_TOKEN_SECONDS)
         elif hostile == "wrong_audience":
@@ -472,7 +480,7 @@ class Provider:
             claims["nonce"] = secrets.token_urlsafe(32)
         elif hostile == "wrong_issuer":
             claims["iss"] = "https://vneid.invalid"
-        token = jwt.encode(header, claims, key, algorithms=["ES256"])
+        token = jwt.encode(header, claims, key, algorithms=[algorithm])
         if hostile == "malformed":
             head, _, signature = token.split(".")
             return f"{head}.not*base64.{signature}"

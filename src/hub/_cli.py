@@ -18,6 +18,7 @@ import httpx
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -60,6 +61,8 @@ err = Console(stderr=True)
 # The order of DESIGN.md's table of sources: `hub mocks serve` gives them consecutive
 # ports in this order; mocks installed by other packages follow, by name.
 BUNDLED_ORDER = ("population", "business", "vneid", "driving_licence", "budget_unit", "catalog")
+# The top-level modules of the `sidecar` extra: without them `hub serve` cannot run.
+_SIDECAR_EXTRA = frozenset({"fastapi", "prometheus_client"})
 
 ConfigOption = Annotated[
     Path | None,
@@ -353,7 +356,14 @@ def serve(
         settings = settings.model_copy(
             update={"sidecar": settings.sidecar.model_copy(update=overrides)}
         )
-    from hub.sidecar import serve as run_sidecar  # the sidecar extra, only when serving
+    try:
+        from hub.sidecar import serve as run_sidecar  # the sidecar extra, only when serving
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in _SIDECAR_EXTRA:
+            raise
+        fail(
+            escape("the sidecar needs the sidecar extra: pip install 'lienthong[sidecar]'"), code=2
+        )
 
     try:
         run_sidecar(settings, mocks=mocks)

@@ -160,6 +160,34 @@ def test_an_unreachable_upstream_is_one_line_exit_1(tmp_path):
     assert "unavailable" in result.output.lower()
 
 
+# `hub serve` where the sidecar extra is not installed: its modules cannot be imported.
+_WITHOUT_SIDECAR = (
+    "import sys\n"
+    "for name in ('fastapi', 'prometheus_client'):\n"
+    "    sys.modules[name] = None\n"
+    "from hub._cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def test_serve_without_the_sidecar_extra_says_how_to_install_it(tmp_path):
+    """One line naming the extra to install, no traceback, exit status 2."""
+    path = tmp_path / "hub.toml"
+    path.write_text(f'data_dir = "{tmp_path}"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_SIDECAR, "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: the sidecar needs the sidecar extra: pip install 'lienthong[sidecar]'"
+    ]
+
+
 def test_sources_lists_every_configured_source_with_health(config):
     """`hub sources --json` shows each source up."""
     path, urls = config

@@ -374,6 +374,35 @@ async def test_a_wrong_client_key_is_refused(browser, tmp_path, vneid_mock, vnei
             await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
 
 
+async def test_a_client_registered_for_rs256_logs_in_with_rs256_pinned(
+    browser, tmp_path, vneid_mock, vneid, leaks
+):
+    """The client the provider signs RS256 ID tokens for, with RS256 pinned: the login succeeds."""
+    source = vneid_source(vneid_mock, client_id="lienthong-demo-rs256", id_token_alg="RS256")
+    (national_id,) = vneid.sample(kind="vneid_level2")
+    async with Hub(hub_settings(tmp_path, vneid=source)) as hub:
+        login = await start_login(hub, browser, leaks, national_id)
+        result = await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
+    assert result.identity.national_id == national_id
+
+
+@pytest.mark.parametrize(
+    ("client_id", "pinned", "signed"),
+    [("lienthong-demo-rs256", "ES256", "RS256"), ("lienthong-demo", "RS256", "ES256")],
+)
+async def test_an_id_token_in_another_algorithm_than_the_pinned_one_is_refused(
+    browser, tmp_path, vneid_mock, vneid, leaks, client_id, pinned, signed
+):
+    """Each client accepts the one algorithm pinned in its settings, whatever the provider
+    may also publish keys for."""
+    source = vneid_source(vneid_mock, client_id=client_id, id_token_alg=pinned)
+    (national_id,) = vneid.sample(kind="vneid_level2")
+    async with Hub(hub_settings(tmp_path, vneid=source)) as hub:
+        login = await start_login(hub, browser, leaks, national_id)
+        with pytest.raises(Unauthenticated, match=f"not signed with {pinned}"):
+            await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
+
+
 @pytest.mark.parametrize(
     "key", ["not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"]
 )
@@ -427,7 +456,7 @@ async def test_a_rotated_key_is_fetched_when_the_old_one_is_dropped(browser, hub
     login = await start_login(hub, browser, leaks, first)
     await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
     rotated = vneid.rotate_keys(drop_previous=True)
-    assert rotated["published"] == [rotated["current"]]
+    assert rotated["published"] == rotated["current"]
     login = await start_login(hub, browser, leaks, second)
     before = vneid.requests()
     result = await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,8 +34,10 @@ from pydantic import (
 )
 
 from connectors.vneid._id_token import (
-    ALGORITHM,
+    ASSERTION_ALGORITHM,
     SOURCE,
+    IdTokenAlgorithm,
+    SigningKey,
     identity,
     signing_key_id,
     verify_id_token,
@@ -66,6 +68,13 @@ _ASSERTION_SECONDS = 60
 # Statuses that mean "come back later", whatever the endpoint.
 _RETRY_LATER = frozenset({429, 502, 503, 504})
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,64}")
+# Per ID token algorithm: what its JWKS entries are, and their public members.
+_KEY_KINDS: dict[str, tuple[dict[str, str], tuple[str, ...], type[ECKey] | type[RSAKey]]] = {
+    "ES256": ({"kty": "EC", "crv": "P-256"}, ("kty", "crv", "x", "y", "kid"), ECKey),
+    "RS256": ({"kty": "RSA"}, ("kty", "n", "e", "kid"), RSAKey),
+}
+# RSA keys shorter than this are refused (NIST SP 800-131A).
+_MIN_RSA_BITS = 2048
 _JSON = {"Accept": "application/json"}
 
 
@@ -102,12 +111,16 @@ class VneidSettings(SourceSettings):
         url: The issuer; its discovery document is at ``{url}/.well-known/openid-configuration``.
         client_id: The hub's client id at the provider.
         private_key: The client's EC P-256 private key (PEM), for ``private_key_jwt``.
+        id_token_alg: The algorithm of the ID tokens, as the client is registered at the
+            provider (its ``id_token_signed_response_alg``): ES256 (VNeID's) or RS256.
+            Only that one is accepted.
         clock_skew: Seconds of clock difference tolerated on the ID token's times.
         metadata_ttl: Seconds the discovery document and the JWKS are kept.
     """
 
     client_id: str = Field(min_length=1, max_length=255)
     private_key: SecretRef
+    id_token_alg: IdTokenAlgorithm = "ES256"  # noqa: S105 - an algorithm's name
     clock_skew: int = Field(default=60, ge=0, le=300)
     metadata_ttl: float = Field(default=3600.0, gt=0)
 
@@ -193,26 +206,31 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _signing_keys(data: Any) -> list[ECKey]:
-    """The provider's ES256 signing keys in a JWKS (public halves only); others are ignored."""
+def _signing_keys(data: Any, algorithm: IdTokenAlgorithm) -> list[SigningKey]:
+    """The provider's signing keys for ``algorithm`` in a JWKS (public halves only); others
+    are ignored."""
     entries = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise UpstreamError("the provider's JWKS is malformed", source=SOURCE)
-    keys = []
+    kind, members, key_class = _KEY_KINDS[algorithm]
+    keys: list[SigningKey] = []
     for entry in entries:
-        if not isinstance(entry, dict) or entry.get("kty") != "EC" or entry.get("crv") != "P-256":
+        if not isinstance(entry, dict) or any(entry.get(k) != v for k, v in kind.items()):
             continue
-        if entry.get("use", "sig") != "sig" or entry.get("alg", ALGORITHM) != ALGORITHM:
+        if entry.get("use", "sig") != "sig" or entry.get("alg", algorithm) != algorithm:
             continue
-        public = {name: entry[name] for name in ("kty", "crv", "x", "y", "kid") if name in entry}
+        public = {name: entry[name] for name in members if name in entry}
         try:
-            keys.append(ECKey.import_key(public))
+            key = key_class.import_key(public)
         except (JoseError, ValueError, TypeError):
             continue
+        if isinstance(key, RSAKey) and key.raw_value.key_size < _MIN_RSA_BITS:
+            continue
+        keys.append(key)
     return keys
 
 
-def _pick(keys: list[ECKey], kid: str | None) -> ECKey | None:
+def _pick(keys: list[SigningKey], kid: str | None) -> SigningKey | None:
     if kid is None:
         # A provider with a single key may leave the kid out (OIDC Core 10.1).
         return keys[0] if len(keys) == 1 else None
@@ -263,7 +281,7 @@ class VneidConnector(Connector):
         self._discovery_url = self._issuer + DISCOVERY_PATH
         self._key = load_client_key(settings.private_key)
         self._metadata: _Cached[_ProviderMetadata] | None = None
-        self._jwks: _Cached[list[ECKey]] | None = None
+        self._jwks: _Cached[list[SigningKey]] | None = None
         # One fetch at a time: concurrent logins share it instead of each fetching.
         self._metadata_lock = asyncio.Lock()
         self._jwks_lock = asyncio.Lock()
@@ -311,10 +329,12 @@ class VneidConnector(Connector):
         provider = await self._provider()
         await self._key_set()
         token = await self._exchange(provider, credential)
-        key = await self._signing_key(signing_key_id(token))
+        algorithm = self._settings.id_token_alg
+        key = await self._signing_key(signing_key_id(token, algorithm))
         claims = verify_id_token(
             token,
             key,
+            algorithm=algorithm,
             issuer=provider.issuer,
             client_id=self._settings.client_id,
             nonce=credential.nonce,
@@ -369,14 +389,15 @@ class VneidConnector(Connector):
                 raise UpstreamError(
                     "the provider's discovery document names another issuer", source=SOURCE
                 )
-            if ALGORITHM not in metadata.id_token_signing_alg_values_supported:
+            algorithm = self._settings.id_token_alg
+            if algorithm not in metadata.id_token_signing_alg_values_supported:
                 raise UpstreamError(
-                    f"the provider does not sign ID tokens with {ALGORITHM}", source=SOURCE
+                    f"the provider does not sign ID tokens with {algorithm}", source=SOURCE
                 )
             self._metadata = _Cached(metadata, time.monotonic() + self._settings.metadata_ttl)
             return metadata
 
-    async def _key_set(self, *, stale: list[ECKey] | None = None) -> list[ECKey]:
+    async def _key_set(self, *, stale: list[SigningKey] | None = None) -> list[SigningKey]:
         """The provider's signing keys, cached; ``stale``: a set known to lack a key."""
         cached = self._jwks
         if cached is not None and cached.fresh() and cached.value is not stale:
@@ -387,11 +408,12 @@ class VneidConnector(Connector):
             cached = self._jwks
             if cached is not None and cached.fresh() and cached.value is not stale:
                 return cached.value
-            keys = _signing_keys(await self._get_json(provider.jwks_uri, "JWKS"))
+            data = await self._get_json(provider.jwks_uri, "JWKS")
+            keys = _signing_keys(data, self._settings.id_token_alg)
             self._jwks = _Cached(keys, time.monotonic() + self._settings.metadata_ttl)
             return keys
 
-    async def _signing_key(self, kid: str | None) -> ECKey:
+    async def _signing_key(self, kid: str | None) -> SigningKey:
         keys = await self._key_set()
         key = _pick(keys, kid)
         if key is None:
@@ -417,8 +439,8 @@ class VneidConnector(Connector):
             "exp": now + _ASSERTION_SECONDS,
             "jti": secrets.token_urlsafe(24),
         }
-        header = {"alg": ALGORITHM, "typ": "JWT", "kid": self._key.kid}
-        return jwt.encode(header, claims, self._key, algorithms=[ALGORITHM])
+        header = {"alg": ASSERTION_ALGORITHM, "typ": "JWT", "kid": self._key.kid}
+        return jwt.encode(header, claims, self._key, algorithms=[ASSERTION_ALGORITHM])
 
     async def _exchange(self, provider: _ProviderMetadata, credential: VneidCredential) -> str:
         """Spend the code; return the ID token of the answer."""

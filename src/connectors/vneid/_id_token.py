@@ -1,20 +1,21 @@
 """The checks of a VNeID ID token, all through joserfc: nothing here parses a JWT by hand.
 
-In order: the header names ES256 (``alg: none`` and every other algorithm are refused
-before any key is looked up); the signature verifies with the provider's published
-key; issuer, audience (and ``azp``), expiry and issue time (within the allowed clock
-skew), ``auth_time``, the nonce of this login and the level of assurance are checked.
+In order: the header names the algorithm pinned in the hub's settings, ES256 or RS256
+(``alg: none`` and every other algorithm are refused before any key is looked up); the
+signature verifies with the provider's published key for that algorithm; issuer,
+audience (and ``azp``), expiry and issue time (within the allowed clock skew),
+``auth_time``, the nonce of this login and the level of assurance are checked.
 Only then are the provider's personal claims read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from joserfc import jws, jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import Unauthenticated, UpstreamError
@@ -22,10 +23,22 @@ from hub.identifiers import NationalId
 from hub.records import AssuranceLevel, PartialDate, VerifiedIdentity
 from hub.text import PersonName
 
-__all__ = ["ACR_LEVELS", "ALGORITHM", "identity", "signing_key_id", "verify_id_token"]
+__all__ = [
+    "ACR_LEVELS",
+    "ASSERTION_ALGORITHM",
+    "IdTokenAlgorithm",
+    "SigningKey",
+    "identity",
+    "signing_key_id",
+    "verify_id_token",
+]
 
 SOURCE = "vneid"
-ALGORITHM = "ES256"
+#: The hub's client assertions are signed with its EC P-256 key.
+ASSERTION_ALGORITHM = "ES256"
+#: The algorithms an ID token may be signed with; a client registers one of them.
+IdTokenAlgorithm = Literal["ES256", "RS256"]
+SigningKey = ECKey | RSAKey
 #: The provider's ``acr`` values and the levels they stand for.
 ACR_LEVELS = {"LoA1": AssuranceLevel.LEVEL_1, "LoA2": AssuranceLevel.LEVEL_2}
 
@@ -43,8 +56,12 @@ class _PersonalClaims(BaseModel):
     account_type: str | None = Field(default=None, alias="LoaiTaiKhoan", max_length=64)
 
 
-def signing_key_id(token: str) -> str | None:
-    """The ``kid`` of an ID token's header, once the header is known to name ES256.
+def signing_key_id(token: str, algorithm: IdTokenAlgorithm) -> str | None:
+    """The ``kid`` of an ID token's header, once the header is known to name ``algorithm``.
+
+    Args:
+        token: The ID token, compact JWS.
+        algorithm: The algorithm the hub's client is registered for.
 
     Raises:
         Unauthenticated: the token is not a compact JWS, or names another algorithm.
@@ -53,8 +70,8 @@ def signing_key_id(token: str) -> str | None:
         header = jws.extract_compact(token.encode("ascii")).headers()
     except (JoseError, ValueError, UnicodeError):
         raise Unauthenticated("the ID token is malformed", source=SOURCE) from None
-    if header.get("alg") != ALGORITHM:
-        raise Unauthenticated(f"the ID token is not signed with {ALGORITHM}", source=SOURCE)
+    if header.get("alg") != algorithm:
+        raise Unauthenticated(f"the ID token is not signed with {algorithm}", source=SOURCE)
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise Unauthenticated("the ID token is malformed", source=SOURCE)
@@ -63,8 +80,9 @@ def signing_key_id(token: str) -> str | None:
 
 def verify_id_token(
     token: str,
-    key: ECKey,
+    key: SigningKey,
     *,
+    algorithm: IdTokenAlgorithm,
     issuer: str,
     client_id: str,
     nonce: str,
@@ -76,6 +94,7 @@ def verify_id_token(
     Args:
         token: The ID token, compact JWS.
         key: The provider's public key named by the token's ``kid``.
+        algorithm: The one algorithm accepted: the one the hub's client is registered for.
         issuer: The provider's issuer, exactly as its discovery document gives it.
         client_id: The hub's client id: the audience.
         nonce: The nonce of the authorization request this login answers.
@@ -86,7 +105,7 @@ def verify_id_token(
         Unauthenticated: naming the check that failed (never a claim's value).
     """
     try:
-        claims = jwt.decode(token, key, algorithms=[ALGORITHM]).claims
+        claims = jwt.decode(token, key, algorithms=[algorithm]).claims
     except (JoseError, ValueError):
         raise Unauthenticated("the ID token's signature does not verify", source=SOURCE) from None
     registry = jwt.JWTClaimsRegistry(

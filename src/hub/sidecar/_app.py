@@ -31,9 +31,11 @@ from hub._config import HubSettings
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
 from hub._purpose import Purpose
+from hub.audit import InclusionProof
 from hub.connector import HealthStatus, Operation
 from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery, Unauthenticated
 from hub.sidecar._auth import Authenticator
+from hub.sidecar._declarations import Alive, Readiness, declare
 from hub.sidecar._metrics import Metrics
 from hub.sidecar._problems import MEDIA_TYPE, Problem, from_error, problem, problem_body
 from hub.sidecar._ratelimit import MemoryRateLimiter, RateLimiter
@@ -497,7 +499,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
 
         return await guarded(request, handle)
 
-    @app.get("/v1/audit/{audit_id}/proof", responses=responses)
+    @app.get("/v1/audit/{audit_id}/proof", response_model=InclusionProof, responses=responses)
     async def audit_proof(
         request: Request,
         audit_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"),
@@ -512,14 +514,20 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
 
         return await guarded(request, handle)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Alive)
     async def healthz() -> Response:
         """Alive: the process answers."""
         return _json({"status": "alive"})
 
     @app.get(
         "/readyz",
-        responses={503: {"description": "Not ready: the audit trail cannot take entries"}},
+        response_model=Readiness,
+        responses={
+            503: {
+                "description": "Not ready: the audit trail cannot take entries",
+                "model": Readiness,
+            }
+        },
     )
     async def readyz() -> Response:
         """Ready: the audit trail takes entries (without it nothing is served); each
@@ -589,6 +597,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
                 schema = model.model_json_schema(ref_template=_REF)
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema
+            declare(document)
             app.openapi_schema = document
         return app.openapi_schema
 
