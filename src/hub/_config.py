@@ -9,6 +9,7 @@ Secrets are written as ``env:NAME`` or ``file:PATH`` and resolved at load time i
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -280,6 +281,14 @@ class SidecarSettings(_Section):
     tls_client_ca: Path | None = None
     #: Readiness results are reused this long, so probes never storm the upstreams.
     readiness_cache_seconds: float = Field(default=5.0, ge=0)
+    #: Seconds a request's headers may take to arrive (from its first byte, or from the
+    #: connection's opening); a client still sending them then gets 408.
+    header_timeout: float = Field(default=10.0, gt=0)
+    #: Seconds a request's body may take to arrive after its headers; then 408.
+    body_timeout: float = Field(default=10.0, gt=0)
+    #: Connections (and requests in progress) one worker serves at once; a request
+    #: beyond them is answered 503 at once.
+    max_connections: int = Field(default=1000, ge=1)
     #: In-flight requests get this long to finish on shutdown.
     shutdown_grace: float = Field(default=10.0, ge=0)
 
@@ -290,20 +299,36 @@ class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+#: An absolute http(s) URL of printable ASCII, without a fragment (RFC 6749, 3.1.2).
+_REDIRECT_URI = re.compile(r"^https?://[\x21-\x22\x24-\x7e]{1,2040}$")
+
+
 class SourceRule(_Section):
     """What one client may do with one source."""
 
     operations: list[Literal["lookup", "verify", "authenticate"]] = Field(default_factory=list)
     #: The record fields the client may see; None (omitted) means every field.
     fields: list[str] | None = None
+    #: For a source that authenticates (vneid): the only ``redirect_uri`` values this
+    #: client may name in an authorization request, compared exactly. Default: none.
+    redirect_uris: list[str] = Field(default_factory=list)
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _absolute_urls(cls, uris: list[str]) -> list[str]:
+        if not all(_REDIRECT_URI.fullmatch(uri) for uri in uris):
+            raise ValueError("each must be an absolute http(s) URL of printable ASCII, no fragment")
+        return uris
 
 
 class ClientSettings(_Section):
     """A client of the hub (a portal), and what it may do. Default deny."""
 
-    #: SHA-256 (hex) of the client's API key; the key itself is never stored.
+    #: SHA-256 (hex) of the client's API key; the key itself is never stored. One
+    #: client per key.
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    #: The subject common name of the client's certificate, for mutual TLS.
+    #: For mutual TLS: the common name of the client's certificate, whose subject must
+    #: hold exactly one CN, equal to this. One client per name.
     certificate_cn: str | None = None
     #: "inspector" may read audit proofs.
     roles: list[Literal["inspector"]] = Field(default_factory=list)
@@ -355,6 +380,25 @@ class HubSettings(BaseSettings):
             # A source not installed is refused when the hub starts, naming it.
             typed[name] = table if connector is None else _secrets_typed(table, connector.Settings)
         return typed
+
+    @field_validator("clients")
+    @classmethod
+    def _one_client_per_credential(
+        cls, clients: dict[str, ClientSettings]
+    ) -> dict[str, ClientSettings]:
+        # Otherwise the client a credential stands for would depend on the file's order.
+        for credential in ("key_sha256", "certificate_cn"):
+            holders: dict[str, str] = {}
+            for name, client in clients.items():
+                value = getattr(client, credential)
+                if value is None:
+                    continue
+                if value in holders:
+                    raise ValueError(
+                        f"clients {holders[value]} and {name} have the same {credential}"
+                    )
+                holders[value] = name
+        return clients
 
     @classmethod
     def settings_customise_sources(

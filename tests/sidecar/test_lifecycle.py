@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from hub import load_settings
 from hub.audit._cli import audit_app
 from hub.sidecar import create_app
-from hub.sidecar._tls import TlsHttpToolsProtocol
+from hub.sidecar._protocol import SidecarProtocol
 from hub.testing import ServedApp
 from tests.conftest import population_source
 from tests.sidecar.conftest import KEYS, clients, lookup_body, sidecar_settings
@@ -146,7 +146,7 @@ def test_a_client_certificate_identifies_the_client(tmp_path, population_mock, p
         "ssl_keyfile": str(key),
         "ssl_ca_certs": str(pki["ca"]),
         "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-        "http": TlsHttpToolsProtocol,
+        "http": SidecarProtocol,
     }
     with ServedApp(create_app(settings), **options) as served:
         url = served.url.replace("http://", "https://")

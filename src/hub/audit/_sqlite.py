@@ -180,6 +180,9 @@ class SqliteStore(Store):
         # Set when a commit fails or is abandoned: the batches queued behind it were
         # planned on top of it and must not be committed. Cleared by open_writer.
         self._broken = False
+        # Set by a commit that fails or is abandoned, cleared by one that succeeds:
+        # while it is set, a probe writes (see `_probe`).
+        self._failing = False
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.description!r})"
@@ -317,18 +320,20 @@ class SqliteStore(Store):
         try:
             if len(statements) == 1:
                 conn.execute(*statements[0])
+                self._failing = False
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
                     conn.execute(sql, params)
                 conn.execute("COMMIT")
+                self._failing = False
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         except BaseException as exc:
-            self._broken = True
+            self._broken = self._failing = True
             if isinstance(exc, sqlite3.IntegrityError):
                 raise IndexTaken(f"SQLite: an index of node {node} is already taken") from None
             if isinstance(exc, sqlite3.Error):
@@ -364,7 +369,7 @@ class SqliteStore(Store):
         try:
             await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            self._broken = True
+            self._broken = self._failing = True
             # Not started: dropped from the queue. Started: its statement is interrupted.
             if not future.cancel() and self._conn is not None:
                 self._conn.interrupt()
@@ -373,15 +378,24 @@ class SqliteStore(Store):
     def _probe(self) -> None:
         conn = self._connect(create=False)
         try:
-            # A write, rolled back: SQLite opens a file it may not write read-only, and
-            # only a write (not the lock) then fails.
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("ROLLBACK")
+            if self._failing:
+                # The last commit failed: only a write, rolled back, tells whether the
+                # next would succeed (another process may hold the write lock). SQLite
+                # opens a file it may not write read-only, and only a write (not the
+                # lock) then fails.
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("ROLLBACK")
+            else:
+                # While commits succeed, a read: probes neither queue for the write lock
+                # nor hold the writer up.
+                conn.execute("PRAGMA user_version").fetchone()
         except sqlite3.Error as exc:
             raise _error(exc) from None
         finally:
             conn.close()
+        if not os.access(self.path, os.W_OK):
+            raise StoreError("SQLite: the database file cannot be written")
 
     async def probe(self) -> None:
         await asyncio.to_thread(self._probe)

@@ -14,7 +14,8 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -32,9 +33,9 @@ from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
 from hub._purpose import Purpose
 from hub.audit import InclusionProof
-from hub.connector import HealthStatus, Operation
-from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery, Unauthenticated
-from hub.sidecar._auth import Authenticator
+from hub.connector import Health, HealthStatus, Operation
+from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery
+from hub.sidecar._auth import Authenticator, Refused
 from hub.sidecar._declarations import Alive, Readiness, declare
 from hub.sidecar._metrics import Metrics
 from hub.sidecar._problems import MEDIA_TYPE, Problem, from_error, problem, problem_body
@@ -164,16 +165,21 @@ def _json(payload: Any, *, status: int = 200, audit_id: str | None = None) -> Re
 
 
 class _Edge:
-    """ASGI middleware: request ids, body size, metrics; errors nobody else caught.
+    """ASGI middleware: request ids, authentication, body size, metrics; errors nobody
+    else caught.
 
     Plain ASGI rather than a framework middleware: it runs on every request, and the
-    hot path must stay lean.
+    hot path must stay lean. Clients of ``/v1/`` are authenticated here, before a byte
+    of their body is read: a stranger gets 401 whatever it sends, and holds nothing.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, metrics: Metrics, authenticator: Authenticator
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,32 +188,6 @@ class _Edge:
         given = _header(scope, b"x-request-id")
         request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(request_id, scope, receive, send)
-            return
-        # Read the (small) body here, within the limit, so that an over-long chunked
-        # body is refused before any handler sees a byte of it.
-        body = bytearray()
-        more = scope["method"] not in ("GET", "HEAD")
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            body += message.get("body", b"")
-            if len(body) > self.max_body:
-                await self._too_large(request_id, scope, receive, send)
-                return
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -223,6 +203,24 @@ class _Edge:
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
+            if scope["path"].startswith("/v1/"):
+                try:
+                    scope["state"]["client"] = self._client(scope)
+                except Refused as refused:
+                    await self._refuse(refused, request_id, scope, receive, send_with_id)
+                    return
+            body = await self._body(scope, receive, send_with_id, request_id)
+            if body is None:
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
             await self.app(scope, replay, send_with_id)
         except Exception:
             log.exception("unhandled error in the sidecar")
@@ -234,6 +232,52 @@ class _Edge:
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
 
+    def _client(self, scope: Scope) -> str:
+        tls = scope.get("extensions", {}).get("tls", {})
+        chain = tls.get("client_cert_chain") or [None]
+        return self.authenticator.client(_header(scope, b"authorization"), chain[0])
+
+    async def _refuse(
+        self, refused: Refused, request_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # Counted and logged for whoever watches for guessing; never the credential.
+        self.metrics.auth_failures.labels(refused.reason).inc()
+        peer = scope.get("client")
+        log.warning(
+            "authentication refused",
+            reason=refused.reason,
+            path=scope["path"],
+            peer=peer[0] if peer else None,
+        )
+        response = from_error(refused, request_id)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        await response(scope, receive, send)
+
+    async def _body(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> bytes | None:
+        """The whole body, within the limit; None once the request is answered (413) or gone.
+
+        Read here, so that an over-long chunked body is refused before any handler
+        sees a byte of it.
+        """
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(request_id, scope, receive, send)
+            return None
+        body = bytearray()
+        more = scope["method"] not in ("GET", "HEAD")
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client went away (or sent its body too slowly)
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._too_large(request_id, scope, receive, send)
+                return None
+            more = message.get("more_body", False)
+        return bytes(body)
+
     async def _too_large(self, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
             413,
@@ -241,7 +285,6 @@ class _Edge:
             "Body too large",
             f"request bodies are limited to {self.max_body} bytes",
             request_id=request_id,
-            headers={"X-Request-ID": request_id},
         )
         await response(scope, receive, send)
 
@@ -261,12 +304,11 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         hub: A hub to serve (started and closed by the app's lifespan); by default one
             built from ``settings``.
     """
-    metrics = Metrics()
+    metrics = Metrics(settings.sources)
     the_hub = hub or Hub(settings)
     the_hub.observe(metrics.observe)
-    authenticator = Authenticator(settings.clients)
     limiter: RateLimiter = MemoryRateLimiter()
-    readiness: dict[str, Any] = {"at": -math.inf, "answer": None}
+    readiness = _Readiness(the_hub, max_age=settings.sidecar.readiness_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -281,6 +323,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
             yield
         finally:
             # In-flight requests have finished (uvicorn waits for them); flush the trail.
+            await readiness.aclose()
             await the_hub.aclose()
             log.info("sidecar stopped; audit trail flushed")
 
@@ -294,11 +337,8 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
     )
 
     async def caller(request: Request) -> str:
-        """The authenticated client, rate limited."""
-        tls = request.scope.get("extensions", {}).get("tls", {})
-        client = authenticator.client(
-            request.headers.get("authorization"), tls.get("client_cert_name")
-        )
+        """The client (authenticated by the edge), rate limited."""
+        client: str = request.scope["state"]["client"]
         rules = settings.clients[client]
         if rules.rate is not None:
             wait = await limiter.take(
@@ -324,10 +364,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
                 headers={"Retry-After": str(max(1, math.ceil(limited.wait)))},
             )
         except HubError as error:
-            response = from_error(error, request_id(request))
-            if isinstance(error, Unauthenticated):
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return response
+            return from_error(error, request_id(request))
 
     async def body_of(request: Request, model: type[BaseModel]) -> Any:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -436,6 +473,23 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         """Where to send the citizen to authenticate; the state, nonce and PKCE verifier to keep."""
 
         async def handle(client: str) -> Response:
+            rule = settings.clients[client].sources.get(source)
+            if rule is not None and redirect_uri not in rule.redirect_uris:
+                # Otherwise the citizen's authorization code could be sent anywhere.
+                log.warning("unregistered redirect_uri refused", source=source)
+                return problem(
+                    403,
+                    Forbidden.kind,
+                    Forbidden.title,
+                    "redirect_uri: not a redirect URI registered for this client",
+                    request_id=request_id(request),
+                    errors=[
+                        {
+                            "field": "redirect_uri",
+                            "message": "not a redirect URI registered for this client",
+                        }
+                    ],
+                )
             made = await the_hub.authorization_request(
                 source, redirect_uri=redirect_uri, level=level, client=client
             )
@@ -448,7 +502,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         """The sources this client may use, their operations and their health."""
 
         async def handle(client: str) -> Response:
-            health = await the_hub.health(max_age=settings.sidecar.readiness_cache_seconds)
+            health = (await readiness.check()).health
             listed = []
             for info in the_hub.sources(client):
                 allowed = sorted(
@@ -532,15 +586,8 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
     async def readyz() -> Response:
         """Ready: the audit trail takes entries (without it nothing is served); each
         upstream's health is reported too. Results are reused for a few seconds."""
-        now = time.monotonic()
-        if (
-            readiness["answer"] is None
-            or now - readiness["at"] >= settings.sidecar.readiness_cache_seconds
-        ):
-            readiness["answer"] = await _readiness(the_hub)
-            readiness["at"] = now
-        ready, payload = readiness["answer"]
-        return _json(payload, status=200 if ready else 503)
+        checked = await readiness.check()
+        return _json(checked.payload, status=200 if checked.ready else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics_endpoint() -> Response:
@@ -602,7 +649,12 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return _Edge(app, max_body=settings.sidecar.max_body_bytes, metrics=metrics)
+    return _Edge(
+        app,
+        max_body=settings.sidecar.max_body_bytes,
+        metrics=metrics,
+        authenticator=Authenticator(settings.clients),
+    )
 
 
 _REF = "#/components/schemas/{model}"
@@ -624,38 +676,81 @@ def _lookup_answer(found: LookupResult) -> dict[str, Any]:
     }
 
 
-async def _readiness(hub: Hub) -> tuple[bool, dict[str, Any]]:
-    try:
-        async with asyncio.timeout(_READINESS_TIMEOUT):
-            await hub.audit.check()
-        audit: dict[str, Any] = {"status": "up"}
-    except (AuditUnavailable, TimeoutError) as exc:
-        audit = {"status": "down", "detail": type(exc).__name__}
-    witnesses = hub.audit.witness_lag()
-    if witnesses:
-        # Witnesses are reported, never a reason to refuse traffic: a look-up does not
-        # wait on them, and their alarms are logged.
-        audit["witnessed_size"] = hub.audit.witnessed_size()
-        audit["witnesses"] = {
-            item.witness: {
-                "cosigned_size": item.cosigned_size,
-                "signed_size": item.signed_size,
-                "lag_seconds": round(item.lag, 3),
+@dataclass(frozen=True)
+class _Checked:
+    ready: bool
+    payload: dict[str, Any]
+    health: dict[str, Health]
+
+
+class _Readiness:
+    """The audit store and every upstream, checked by one caller at a time for all.
+
+    Probes are anonymous: however many arrive, one check runs at a time, and its
+    result is shared with every caller for ``max_age`` seconds after it ends, so that a
+    storm of probes never becomes a storm on the national systems.
+    """
+
+    def __init__(self, hub: Hub, *, max_age: float) -> None:
+        self._hub = hub
+        self._max_age = max_age
+        self._checked: tuple[float, _Checked] | None = None
+        self._running: asyncio.Task[_Checked] | None = None
+
+    async def check(self) -> _Checked:
+        if self._checked is not None and time.monotonic() - self._checked[0] < self._max_age:
+            return self._checked[1]
+        if self._running is None:
+            self._running = asyncio.create_task(self._run())
+        # Shielded: a caller that goes away does not cancel the others' check.
+        return await asyncio.shield(self._running)
+
+    async def aclose(self) -> None:
+        """Stop a check that nobody waits for any more (at shutdown)."""
+        if self._running is not None:
+            self._running.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._running
+
+    async def _run(self) -> _Checked:
+        try:
+            checked = await self._check()
+            self._checked = (time.monotonic(), checked)
+            return checked
+        finally:
+            self._running = None
+
+    async def _check(self) -> _Checked:
+        try:
+            async with asyncio.timeout(_READINESS_TIMEOUT):
+                await self._hub.audit.check()
+            audit: dict[str, Any] = {"status": "up"}
+        except (AuditUnavailable, TimeoutError) as exc:
+            audit = {"status": "down", "detail": type(exc).__name__}
+        witnesses = self._hub.audit.witness_lag()
+        if witnesses:
+            # Witnesses are reported, never a reason to refuse traffic: a look-up does not
+            # wait on them, and their alarms are logged.
+            audit["witnessed_size"] = self._hub.audit.witnessed_size()
+            audit["witnesses"] = {
+                item.witness: {
+                    "cosigned_size": item.cosigned_size,
+                    "signed_size": item.signed_size,
+                    "lag_seconds": round(item.lag, 3),
+                }
+                for item in witnesses
             }
-            for item in witnesses
+        health = await self._hub.health()
+        ready = audit["status"] == "up"
+        payload = {
+            "status": "ready" if ready else "not ready",
+            "audit": audit,
+            "sources": {name: item.model_dump(mode="json") for name, item in health.items()},
+            "degraded": sorted(
+                name for name, item in health.items() if item.status is HealthStatus.DOWN
+            ),
         }
-    health = await hub.health()
-    upstreams = {name: item.model_dump(mode="json") for name, item in health.items()}
-    ready = audit["status"] == "up"
-    payload = {
-        "status": "ready" if ready else "not ready",
-        "audit": audit,
-        "sources": upstreams,
-        "degraded": sorted(
-            name for name, item in health.items() if item.status is HealthStatus.DOWN
-        ),
-    }
-    return ready, payload
+        return _Checked(ready, payload, health)
 
 
 class _RateLimited(Exception):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from hub._resilience import BreakerState
 from hub.audit import AuditEntry
+from hub.sidecar._auth import REASONS
 
 __all__ = ["Metrics"]
 
@@ -13,10 +16,20 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 _BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
-class Metrics:
-    """A registry of its own, so that several apps in one process do not collide."""
+#: The label of calls to a source that is not configured.
+UNKNOWN_SOURCE = "unknown"
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """A registry of its own, so that several apps in one process do not collide.
+
+    Args:
+        sources: The configured sources: the only source names that become labels, so
+            that made-up names cannot grow the series without bound.
+    """
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self._sources = frozenset(sources)
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "hub_calls",
@@ -72,17 +85,26 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "hub_auth_failures",
+            "Refused authentications by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in REASONS:
+            self.auth_failures.labels(reason)
 
     def observe(self, entry: AuditEntry) -> None:
         """Count one call, from its audit entry (which holds no personal data)."""
-        self.calls.labels(entry.source, entry.operation, entry.outcome.value).inc()
-        self.duration.labels(entry.source, entry.operation).observe(entry.total_ms / 1000)
+        source = entry.source if entry.source in self._sources else UNKNOWN_SOURCE
+        self.calls.labels(source, entry.operation, entry.outcome.value).inc()
+        self.duration.labels(source, entry.operation).observe(entry.total_ms / 1000)
         if entry.attempts:
-            self.attempts.labels(entry.source).observe(entry.attempts)
+            self.attempts.labels(source).observe(entry.attempts)
         if entry.upstream_ms is not None:
-            self.upstream.labels(entry.source).observe(entry.upstream_ms / 1000)
+            self.upstream.labels(source).observe(entry.upstream_ms / 1000)
         if entry.cache is not None:
-            self.cache.labels(entry.source, entry.cache).inc()
+            self.cache.labels(source, entry.cache).inc()
 
     def set_breaker(self, source: str, state: BreakerState) -> None:
         self.breaker.labels(source).set(_BREAKER_VALUES[state])

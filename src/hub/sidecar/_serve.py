@@ -17,9 +17,10 @@ from hub._files import write_new_private
 from hub._logging import get_logger
 from hub._registry import installed_connectors, installed_mocks
 from hub._serving import bind, serve_forever
+from hub.connector import Operation
 from hub.sidecar._app import create_app
 from hub.sidecar._auth import hash_key
-from hub.sidecar._tls import TlsHttpToolsProtocol
+from hub.sidecar._protocol import sidecar_protocol
 
 __all__ = ["demo_client", "serve", "with_mocks"]
 
@@ -27,33 +28,41 @@ log = get_logger("hub.sidecar")
 
 DEMO_CLIENT = "demo-portal"
 DEMO_KEY_FILE = "demo-client.key"
+#: Where the demo client may have VNeID send a citizen back: a portal on this machine,
+#: and the callback the VNeID mock registers for its demo client.
+DEMO_REDIRECT_URIS = [
+    "http://127.0.0.1:8000/callback",
+    "https://dichvucong.example.vn/vneid/callback",
+]
 
 
 def server_config(app: Any, settings: HubSettings, **overrides: Any) -> uvicorn.Config:
-    """uvicorn for the sidecar: uvloop and httptools, TLS when configured, a grace period."""
+    """uvicorn for the sidecar: uvloop and httptools with read deadlines, a bound on
+    connections, TLS when configured, a grace period."""
+    sidecar = settings.sidecar
     options: dict[str, Any] = {
-        "host": settings.sidecar.host,
-        "port": settings.sidecar.port,
+        "host": sidecar.host,
+        "port": sidecar.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": sidecar_protocol(
+            header_timeout=sidecar.header_timeout, body_timeout=sidecar.body_timeout
+        ),
+        "ws": "none",
+        "limit_concurrency": sidecar.max_connections,
         "lifespan": "on",
         "access_log": False,
         "log_config": None,
-        "timeout_graceful_shutdown": settings.sidecar.shutdown_grace,
+        "timeout_graceful_shutdown": sidecar.shutdown_grace,
         "server_header": False,
     }
-    tls = settings.sidecar
-    if tls.tls_cert is not None:
+    if sidecar.tls_cert is not None:
         options.update(
-            ssl_certfile=str(tls.tls_cert), ssl_keyfile=str(tls.tls_key) if tls.tls_key else None
+            ssl_certfile=str(sidecar.tls_cert),
+            ssl_keyfile=str(sidecar.tls_key) if sidecar.tls_key else None,
         )
-        if tls.tls_client_ca is not None:
+        if sidecar.tls_client_ca is not None:
             # Optional: clients may still use keys; a certificate, if given, must verify.
-            options.update(
-                ssl_ca_certs=str(tls.tls_client_ca),
-                ssl_cert_reqs=ssl.CERT_OPTIONAL,
-                http=TlsHttpToolsProtocol,
-            )
+            options.update(ssl_ca_certs=str(sidecar.tls_client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL)
     options.update(overrides)
     return uvicorn.Config(app, **options)
 
@@ -62,6 +71,7 @@ def demo_client(settings: HubSettings) -> tuple[HubSettings, str]:
     """Add a demo client that may do everything, its key kept under the data directory.
 
     The key is made on first start and reused after, so a pasted command keeps working.
+    A VNeID login it starts may send the citizen back to `DEMO_REDIRECT_URIS` only.
     """
     path = Path(settings.data_dir) / DEMO_KEY_FILE
     if path.is_file():
@@ -72,7 +82,12 @@ def demo_client(settings: HubSettings) -> tuple[HubSettings, str]:
             key = path.read_text(encoding="utf-8").strip()
     connectors = installed_connectors()
     rules = {
-        name: SourceRule(operations=sorted(op.value for op in connectors[name].operations))
+        name: SourceRule(
+            operations=sorted(op.value for op in connectors[name].operations),
+            redirect_uris=(
+                DEMO_REDIRECT_URIS if Operation.AUTHENTICATE in connectors[name].operations else []
+            ),
+        )
         for name in settings.sources
         if name in connectors
     }
