@@ -35,6 +35,7 @@ from hub.audit._store import (
     EntryRow,
     Head,
     IndexTaken,
+    NodeBusy,
     ReportRow,
     Snapshot,
     Store,
@@ -282,7 +283,7 @@ class PostgresStore(Store):
             )
             holders = {pid for (pid,) in await cur.fetchall()}
             if self._writer_pid is None or holders != {self._writer_pid}:
-                raise StoreError(f"another process is writing node {node} of this trail")
+                raise NodeBusy(f"another process is writing node {node} of this trail")
             # Our own session from before a cut, not yet ended by the server: end it.
             await conn.execute("SELECT pg_terminate_backend(%s)", (self._writer_pid,))
             if time.monotonic() > deadline:

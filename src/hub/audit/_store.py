@@ -31,6 +31,7 @@ __all__ = [
     "EntryRow",
     "Head",
     "IndexTaken",
+    "NodeBusy",
     "ReportRow",
     "Snapshot",
     "Store",
@@ -55,6 +56,10 @@ class StoreError(Exception):
 
     The message names the kind of failure only: never a row, a URL or a password.
     """
+
+
+class NodeBusy(StoreError):
+    """Another process holds the node: its file lock or its advisory lock is taken."""
 
 
 class IndexTaken(StoreError):
@@ -186,7 +191,8 @@ class Store(ABC):
         """Connect (again) as the only writer of ``node``; create the schema if needed.
 
         Raises:
-            StoreError: the store is unreachable, or another process writes ``node``.
+            NodeBusy: another process writes ``node``.
+            StoreError: the store is unreachable.
         """
 
     @abstractmethod
