@@ -208,10 +208,14 @@ class SidecarProcess:
         config: The configuration file; its ``[sidecar] port`` is ``port``.
         port: The port it listens on.
         log: Where its standard output and error go.
+        start_timeout: Seconds it may take to answer after a start.
     """
 
-    def __init__(self, config: Path, *, port: int, log: Path) -> None:
+    def __init__(
+        self, config: Path, *, port: int, log: Path, start_timeout: float = START_TIMEOUT
+    ) -> None:
         self.config = config
+        self.start_timeout = start_timeout
         self.url = f"http://127.0.0.1:{port}"
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
@@ -243,7 +247,29 @@ class SidecarProcess:
             except httpx.TransportError:
                 return False
 
-        wait_until(answers, timeout=START_TIMEOUT, what="the sidecar to start")
+        wait_until(answers, timeout=self.start_timeout, what="the sidecar to start")
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running sidecar (the supervisor, with several workers)."""
+        return self._running().pid
+
+    def workers(self) -> set[int]:
+        """The process ids of its worker processes: the children uvicorn spawned."""
+        parent = self.pid
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            # The parent's pid follows the state, after the command name in parentheses.
+            if int(stat.rpartition(")")[2].split()[1]) == parent and b"spawn_main" in cmdline:
+                found.add(int(entry.name))
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no shutdown work at all, as in a power cut of the process."""
