@@ -378,9 +378,16 @@ async def _read_trail(settings: AuditSettings, data_dir: Path) -> TrailState:
     return TrailState(report=report, request_ids=request_ids)
 
 
-def read_trail(store: str, node: str, data_dir: Path) -> TrailState:
-    """Verify the trail in ``store`` and read the request id of every entry of ``node``."""
-    return asyncio.run(_read_trail(AuditSettings(store=store, node=node), data_dir))
+def read_trail(
+    store: str, node: str, data_dir: Path, keys: dict[str, str] | None = None
+) -> TrailState:
+    """Verify the trail in ``store`` and read the request id of every entry of ``node``.
+
+    ``keys`` are the configured ``[audit]`` keys (a PostgreSQL trail has them); without,
+    the development keys of ``data_dir``.
+    """
+    settings = AuditSettings(store=store, node=node, **(keys or {}))
+    return asyncio.run(_read_trail(settings, data_dir))
 
 
 def check_receipts(answers: list[Answer], trail: TrailState, node: str) -> int:

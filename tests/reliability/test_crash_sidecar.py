@@ -70,6 +70,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield store_url(schema)
 
 
+def keys_for(store: str, tmp_path: Path) -> dict[str, str]:
+    """The configured audit keys a PostgreSQL trail needs; none for SQLite."""
+    return audit_keys(tmp_path) if store.startswith("postgresql:") else {}
+
+
 def write_config(
     tmp_path: Path, store: str, mock: ServedApp, port: int, *, workers: int = 1
 ) -> Path:
@@ -86,7 +91,7 @@ def write_config(
             "store": store,
             # Several workers take the host's writer slots, which a named node has not.
             **({"node": NODE} if workers == 1 else {}),
-            **(audit_keys(tmp_path) if store.startswith("postgresql:") else {}),
+            **keys_for(store, tmp_path),
             "checkpoint_every": 200,
             "checkpoint_seconds": 0.5,
         },
@@ -143,7 +148,7 @@ def test_answers_with_an_audit_id_survive_sidecar_kills(
                     sidecar.kill()
                     load.phase = life + 1
                     # As the killed process left it: entries not yet signed are a warning.
-                    trail = read_trail(store, NODE, tmp_path / "data")
+                    trail = read_trail(store, NODE, tmp_path / "data", keys_for(store, tmp_path))
                     check_receipts(list(load.answers), trail, NODE)
                     sidecar.start()
         # A clean stop signs every entry the last life made.
@@ -161,7 +166,7 @@ def test_answers_with_an_audit_id_survive_sidecar_kills(
         assert any(a.phase == life and a.status == 200 for a in answers), f"life {life}"
     assert sum(load.unanswered.values()) > 0, "no call was cut: the kills missed the load"
 
-    trail = read_trail(store, NODE, tmp_path / "data")
+    trail = read_trail(store, NODE, tmp_path / "data", keys_for(store, tmp_path))
     checked = check_receipts(answers, trail, NODE)
     assert checked == len(answers)
     assert len(trail.request_ids) >= checked
@@ -251,7 +256,8 @@ def test_a_killed_worker_is_replaced_and_loses_no_receipt(
             by_node[parse_audit_id(answer.audit_id)[0]].append(answer)
     checked = 0
     for node, answered in by_node.items():
-        checked += check_receipts(answered, read_trail(store, node, tmp_path / "data"), node)
+        trail = read_trail(store, node, tmp_path / "data", keys_for(store, tmp_path))
+        checked += check_receipts(answered, trail, node)
     assert checked == receipts(load)
 
     report = verify_cli(config)

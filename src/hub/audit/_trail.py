@@ -207,8 +207,9 @@ class AuditTrail:
         Raises:
             ConfigError: the store URL or a key is invalid, a shared store has no
                 configured keys, or the keys differ from those the trail was started with.
-            AuditUnavailable: the store cannot be reached, another process writes this
-                node, or the stored tree is not the one this node signed (tamper alarm).
+            AuditUnavailable: the store cannot be reached, another process writes the
+                node named in the settings, every writer slot of the host is taken, or
+                the stored tree is not the one this node signed (tamper alarm).
         """
         store = open_store(settings.store, data_dir=data_dir, timeout=settings.append_timeout)
         return await cls._start(store, settings, data_dir=data_dir)
@@ -243,9 +244,8 @@ class AuditTrail:
                 break
             else:
                 raise StoreError(
-                    f"all {MAX_SLOTS} writer slots of node {settings.node} are taken: more"
-                    " processes write this trail from this host than it allows; run fewer,"
-                    " or give each group of them its own [audit] node"
+                    f"all {MAX_SLOTS} writer slots of node {settings.node} are taken: at"
+                    f" most {MAX_SLOTS} processes of a host write this trail at once"
                 )
             await trail._claim_fingerprints({"pseudonym_key": pseudonyms, "mac_key": macs})
         except StoreError as exc:
