@@ -16,13 +16,20 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import httpx
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from hub._config import ConfigError, HubSettings, LoggingSettings, load_settings
+from hub._config import (
+    ConfigError,
+    HubSettings,
+    LoggingSettings,
+    SidecarSettings,
+    describe_validation_error,
+    load_settings,
+)
 from hub._logging import configure_logging
 from hub._registry import installed_mocks
 from hub._serving import ServedApp, bind, serve_forever
@@ -344,6 +351,12 @@ def serve(
     ] = False,
     host: Annotated[str | None, typer.Option(help="Address to listen on [sidecar.host].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [sidecar.port].")] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            help="Worker processes on the one socket, or 'auto' for one per core [sidecar.workers]."
+        ),
+    ] = None,
 ) -> None:
     """Run the sidecar lookup service (HTTP + JSON) until interrupted."""
     try:
@@ -351,11 +364,17 @@ def serve(
     except ConfigError as exc:
         fail(exc.detail, code=2)
     configure_logging(settings.logging)
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides = {
+        k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None
+    }
     if overrides:
-        settings = settings.model_copy(
-            update={"sidecar": settings.sidecar.model_copy(update=overrides)}
-        )
+        try:
+            sidecar = SidecarSettings.model_validate(
+                {**settings.sidecar.model_dump(exclude_unset=True), **overrides}
+            )
+        except ValidationError as exc:
+            fail(describe_validation_error(exc, where="sidecar"), code=2)
+        settings = settings.model_copy(update={"sidecar": sidecar})
     try:
         from hub.sidecar import serve as run_sidecar  # the sidecar extra, only when serving
     except ModuleNotFoundError as exc:

@@ -291,6 +291,18 @@ class SidecarSettings(_Section):
     max_connections: int = Field(default=1000, ge=1)
     #: In-flight requests get this long to finish on shutdown.
     shutdown_grace: float = Field(default=10.0, ge=0)
+    #: Worker processes sharing the listening socket, each with its own hub and audit
+    #: writer slot; "auto" means one per core. Without ``redis_url``, rate limits,
+    #: breakers and the cache are per worker (each client's rate is divided among them).
+    #: At most 256, the writer slots a host has.
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = 1
+
+    @property
+    def worker_count(self) -> int:
+        """The number of worker processes ``workers`` asks for."""
+        if self.workers == "auto":
+            return min(os.cpu_count() or 1, 256)
+        return self.workers
 
 
 class LoggingSettings(_Section):

@@ -37,7 +37,6 @@ from hub.audit._entry import parse_audit_id
 from hub.audit._keys import signing_key
 from hub.audit._store import open_store
 from hub.audit._verify import VerifyReport, verify_trail
-from tests._helpers import audit_keys
 from tests.audit.conftest import postgres_dsn
 from tests.conftest import collect_problem, requires_service
 
@@ -209,10 +208,14 @@ class SidecarProcess:
         config: The configuration file; its ``[sidecar] port`` is ``port``.
         port: The port it listens on.
         log: Where its standard output and error go.
+        start_timeout: Seconds it may take to answer after a start.
     """
 
-    def __init__(self, config: Path, *, port: int, log: Path) -> None:
+    def __init__(
+        self, config: Path, *, port: int, log: Path, start_timeout: float = START_TIMEOUT
+    ) -> None:
         self.config = config
+        self.start_timeout = start_timeout
         self.url = f"http://127.0.0.1:{port}"
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
@@ -244,7 +247,29 @@ class SidecarProcess:
             except httpx.TransportError:
                 return False
 
-        wait_until(answers, timeout=START_TIMEOUT, what="the sidecar to start")
+        wait_until(answers, timeout=self.start_timeout, what="the sidecar to start")
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running sidecar (the supervisor, with several workers)."""
+        return self._running().pid
+
+    def workers(self) -> set[int]:
+        """The process ids of its worker processes: the children uvicorn spawned."""
+        parent = self.pid
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            # The parent's pid follows the state, after the command name in parentheses.
+            if int(stat.rpartition(")")[2].split()[1]) == parent and b"spawn_main" in cmdline:
+                found.add(int(entry.name))
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no shutdown work at all, as in a power cut of the process."""
@@ -353,14 +378,16 @@ async def _read_trail(settings: AuditSettings, data_dir: Path) -> TrailState:
     return TrailState(report=report, request_ids=request_ids)
 
 
-def read_trail(store: str, node: str, data_dir: Path) -> TrailState:
+def read_trail(
+    store: str, node: str, data_dir: Path, keys: dict[str, str] | None = None
+) -> TrailState:
     """Verify the trail in ``store`` and read the request id of every entry of ``node``.
 
-    A PostgreSQL trail is read with the keys `tests._helpers.audit_keys` made beside
-    ``data_dir``, as the tests configure them.
+    ``keys`` are the configured ``[audit]`` keys (a PostgreSQL trail has them); without,
+    the development keys of ``data_dir``.
     """
-    keys = audit_keys(data_dir.parent) if store.startswith("postgresql:") else {}
-    return asyncio.run(_read_trail(AuditSettings(store=store, node=node, **keys), data_dir))
+    settings = AuditSettings(store=store, node=node, **(keys or {}))
+    return asyncio.run(_read_trail(settings, data_dir))
 
 
 def check_receipts(answers: list[Answer], trail: TrailState, node: str) -> int:

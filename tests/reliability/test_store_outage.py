@@ -217,7 +217,7 @@ def test_postgres_cut_off_fails_closed_then_resumes(
         with sidecar_app(tmp_path, through_proxy, population_mock) as served:
             cut = proxy.sever if how == "sever" else proxy.blackhole
             outage = run_outage(served.url, citizens, cut, proxy.restore, refusals=refusals)
-    trail = read_trail(store_url(postgres_store), NODE, tmp_path / "data")
+    trail = read_trail(store_url(postgres_store), NODE, tmp_path / "data", audit_keys(tmp_path))
     print(summary(f"postgres {how}", outage, trail))
     check_outage(outage, citizens, leaks, trail)
 

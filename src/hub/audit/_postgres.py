@@ -35,6 +35,7 @@ from hub.audit._store import (
     EntryRow,
     Head,
     IndexTaken,
+    NodeBusy,
     ReportRow,
     Snapshot,
     Store,
@@ -281,7 +282,11 @@ class PostgresStore(Store):
                 await conn.execute(statement)
 
     async def _lock_node(self, conn: psycopg.AsyncConnection[Any], node: str) -> None:
-        key = _LOCK_PREFIX + node
+        # Advisory locks are the database's; the schema keeps two trails of one database
+        # (each in a schema of its own) from taking each other's nodes.
+        cur = await conn.execute("SELECT current_schema()")
+        row = await cur.fetchone()
+        key = f"{_LOCK_PREFIX}{row[0] if row else ''}/{node}"
         deadline = time.monotonic() + self._timeout
         while True:
             cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
@@ -297,7 +302,7 @@ class PostgresStore(Store):
             )
             holders = {pid for (pid,) in await cur.fetchall()}
             if self._writer_pid is None or holders != {self._writer_pid}:
-                raise StoreError(f"another process is writing node {node} of this trail")
+                raise NodeBusy(f"another process is writing node {node} of this trail")
             # Our own session from before a cut, not yet ended by the server: end it.
             await conn.execute("SELECT pg_terminate_backend(%s)", (self._writer_pid,))
             if time.monotonic() > deadline:

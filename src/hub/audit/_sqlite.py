@@ -29,6 +29,7 @@ from hub.audit._store import (
     EntryRow,
     Head,
     IndexTaken,
+    NodeBusy,
     ReportRow,
     Snapshot,
     Store,
@@ -246,7 +247,7 @@ class SqliteStore(Store):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreError(f"another process is writing node {node} of this trail") from None
+            raise NodeBusy(f"another process is writing node {node} of this trail") from None
         self._lock_fd, self._lock_node = fd, node
 
     def _unlock(self) -> None:

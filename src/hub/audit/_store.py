@@ -36,6 +36,7 @@ __all__ = [
     "EntryRow",
     "Head",
     "IndexTaken",
+    "NodeBusy",
     "ReportRow",
     "Snapshot",
     "Store",
@@ -60,6 +61,10 @@ class StoreError(Exception):
 
     The message names the kind of failure only: never a row, a URL or a password.
     """
+
+
+class NodeBusy(StoreError):
+    """Another process holds the node: its file lock or its advisory lock is taken."""
 
 
 class IndexTaken(StoreError):
@@ -195,7 +200,8 @@ class Store(ABC):
         """Connect (again) as the only writer of ``node``; create the schema if needed.
 
         Raises:
-            StoreError: the store is unreachable, or another process writes ``node``.
+            NodeBusy: another process writes ``node``.
+            StoreError: the store is unreachable.
         """
 
     @abstractmethod

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -41,7 +42,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hub._config import AuditSettings, ConfigError
 from hub._logging import get_logger
 from hub.audit._checkpoint import origin_of, sign_note_checkpoint
-from hub.audit._entry import AuditEntry, audit_id, canonical_entry, parse_audit_id, record_bytes
+from hub.audit._entry import (
+    NODE_PATTERN,
+    AuditEntry,
+    audit_id,
+    canonical_entry,
+    parse_audit_id,
+    record_bytes,
+)
 from hub.audit._keys import (
     EntryMac,
     Pseudonymiser,
@@ -59,6 +67,7 @@ from hub.audit._state import SignedState, WriterState
 from hub.audit._store import (
     Batch,
     IndexTaken,
+    NodeBusy,
     Store,
     StoredCheckpoint,
     StoreError,
@@ -69,7 +78,7 @@ from hub.audit._witnessing import Witnessing, WitnessLag
 from hub.audit.merkle import leaf_hash
 from hub.errors import AuditUnavailable, InvalidQuery, NotFound
 
-__all__ = ["AuditTrail"]
+__all__ = ["MAX_SLOTS", "AuditTrail", "writer_names"]
 
 log = get_logger("hub.audit")
 
@@ -96,6 +105,34 @@ IN_FLIGHT = 2
 #: What the trail records of its shared keys, so that writers holding other keys
 #: refuse to start rather than write pseudonyms or MACs nobody else can match.
 _FINGERPRINTS = {"pseudonym_key": "pseudonym-key-fingerprint", "mac_key": "mac-key-fingerprint"}
+
+#: Writer slots a node has at most when its name is not set: processes of one host
+#: writing one trail at once (gunicorn workers, sidecar workers, scripts).
+MAX_SLOTS = 256
+
+
+def writer_names(settings: AuditSettings) -> list[str]:
+    """The writers a process may be, in the order it tries them.
+
+    A node named in ``[audit] node`` is one writer, as an operator who names it means
+    (a second process naming it is refused). Otherwise the node is the host name, and a
+    process takes the first free writer slot ``<node>.1``, ``<node>.2``...: each of a
+    host's processes writes its own tree, held for the life of the process by a lock the
+    operating system (or PostgreSQL) drops when it ends, and a restarted process takes a
+    freed slot, so the trees number as many as the processes that ever ran at once.
+
+    Raises:
+        ConfigError: the host name leaves no room for a slot number in a node name.
+    """
+    if "node" in settings.model_fields_set:
+        return [settings.node]
+    names = [f"{settings.node}.{slot}" for slot in range(1, MAX_SLOTS + 1)]
+    if re.fullmatch(NODE_PATTERN, names[-1]) is None:
+        raise ConfigError(
+            f"audit.node: the host name {settings.node!r} is not a node name with room for"
+            f" a writer slot (.{MAX_SLOTS}); set [audit] node"
+        )
+    return names
 
 
 class AuditTrail:
@@ -186,8 +223,9 @@ class AuditTrail:
         Raises:
             ConfigError: the store URL or a key is invalid, a shared store has no
                 configured keys, or the keys differ from those the trail was started with.
-            AuditUnavailable: the store cannot be reached, another process writes this
-                node, or the stored tree is not the one this node signed (tamper alarm).
+            AuditUnavailable: the store cannot be reached, another process writes the
+                node named in the settings, every writer slot of the host is taken, or
+                the stored tree is not the one this node signed (tamper alarm).
         """
         store = open_store(settings.store, data_dir=data_dir, timeout=settings.append_timeout)
         return await cls._start(store, settings, data_dir=data_dir)
@@ -200,17 +238,31 @@ class AuditTrail:
                 require_configured_keys(settings)
             pseudonyms = pseudonym_key(settings, data_dir=data_dir)
             macs = mac_key(settings, data_dir=data_dir)
-            trail = cls(
-                store,
-                node=settings.node,
-                key=signing_key(settings, data_dir=data_dir),
-                pseudonymiser=Pseudonymiser(pseudonyms),
-                mac=EntryMac(macs),
-                trusted=trusted_keys(settings),
-                state=WriterState(data_dir, node=settings.node, store=store.identity),
-                settings=settings,
-            )
-            await trail._resume()
+            key = signing_key(settings, data_dir=data_dir)
+            trusted = trusted_keys(settings)
+            for node in writer_names(settings):
+                trail = cls(
+                    store,
+                    node=node,
+                    key=key,
+                    pseudonymiser=Pseudonymiser(pseudonyms),
+                    mac=EntryMac(macs),
+                    trusted=trusted,
+                    state=WriterState(data_dir, node=node, store=store.identity),
+                    settings=settings,
+                )
+                try:
+                    await trail._resume()
+                except NodeBusy:
+                    if "node" in settings.model_fields_set:
+                        raise
+                    continue
+                break
+            else:
+                raise StoreError(
+                    f"all {MAX_SLOTS} writer slots of node {settings.node} are taken: at"
+                    f" most {MAX_SLOTS} processes of a host write this trail at once"
+                )
             await trail._claim_fingerprints({"pseudonym_key": pseudonyms, "mac_key": macs})
         except StoreError as exc:
             await store.aclose()
@@ -224,7 +276,7 @@ class AuditTrail:
         except BaseException:
             await store.aclose()
             raise
-        trail._writer = asyncio.create_task(trail._run(), name=f"audit-writer-{settings.node}")
+        trail._writer = asyncio.create_task(trail._run(), name=f"audit-writer-{trail.node}")
         return trail
 
     def __repr__(self) -> str:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 import uvloop
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
-from hub._config import ClientSettings, HubSettings, SourceRule
+from hub._config import ClientSettings, ConfigError, HubSettings, SourceRule
 from hub._files import write_new_private
-from hub._logging import get_logger
+from hub._logging import configure_logging, get_logger
 from hub._registry import installed_connectors, installed_mocks
 from hub._serving import bind, serve_forever
 from hub.connector import Operation
@@ -22,7 +25,7 @@ from hub.sidecar._app import create_app
 from hub.sidecar._auth import hash_key
 from hub.sidecar._protocol import sidecar_protocol
 
-__all__ = ["demo_client", "serve", "with_mocks"]
+__all__ = ["demo_client", "per_worker", "serve", "with_mocks"]
 
 log = get_logger("hub.sidecar")
 
@@ -34,6 +37,10 @@ DEMO_REDIRECT_URIS = [
     "http://127.0.0.1:8000/callback",
     "https://dichvucong.example.vn/vneid/callback",
 ]
+#: Seconds a worker may leave the supervisor's ping unanswered before it is replaced.
+#: Generous: a worker still importing, or busy, on a loaded machine must not be taken for
+#: a hung one and killed (its replacement would be as slow).
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def server_config(app: Any, settings: HubSettings, **overrides: Any) -> uvicorn.Config:
@@ -140,15 +147,78 @@ def _banner(settings: HubSettings, key: str, national_id: str) -> str:
     )
 
 
+def per_worker(settings: HubSettings, workers: int) -> HubSettings:
+    """The settings of each of ``workers`` processes serving one sidecar.
+
+    Each worker has its own hub: without Redis its rate limits, breakers and cache are
+    its own, so each client's ``rate`` and ``burst`` are divided among the workers (the
+    kernel spreads connections over them about evenly) and the client keeps about the
+    limit it was given. Each worker writes its own audit writer slot, which a node set
+    by name does not have.
+
+    Raises:
+        ConfigError: ``[audit] node`` is set while several workers are asked for.
+    """
+    if workers == 1:
+        return settings
+    if "node" in settings.audit.model_fields_set:
+        raise ConfigError(
+            f"sidecar.workers: {workers} workers cannot all write audit node"
+            f" {settings.audit.node!r}; leave [audit] node unset, and each worker takes a"
+            " writer slot of the host's node (<host>.1, <host>.2, ...)"
+        )
+    if settings.redis_url is not None:
+        return settings
+    clients = {}
+    for name, client in settings.clients.items():
+        update: dict[str, Any] = {}
+        if client.rate is not None:
+            update["rate"] = client.rate / workers
+        if client.burst is not None:
+            # Rounded down: the limit is a ceiling, the workers together stay under it.
+            update["burst"] = max(1, client.burst // workers)
+        clients[name] = client.model_copy(update=update)
+    return settings.model_copy(update={"clients": clients})
+
+
+class _WorkerApp:
+    """The sidecar of one worker process, made in that process on its first call.
+
+    uvicorn starts each worker as a fresh interpreter and hands it its configuration
+    pickled. A sidecar holds a hub, whose connections, locks and audit writer slot belong
+    to one process, so each worker makes its own from the settings.
+    """
+
+    def __init__(self, settings: HubSettings) -> None:
+        self._settings = settings
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            configure_logging(self._settings.logging)
+            self._app = create_app(self._settings)
+        await self._app(scope, receive, send)
+
+
 def serve(settings: HubSettings, *, mocks: bool = False) -> None:
     """Run the sidecar until SIGINT/SIGTERM; then finish in-flight work and flush the trail.
 
+    With ``[sidecar] workers`` above 1, a supervisor (uvicorn's) runs that many worker
+    processes on one listening socket, replaces one that dies, and on SIGINT/SIGTERM
+    stops them all, each finishing its calls and signing its trail.
+
     Args:
-        settings: The configuration (``[sidecar]`` host, port, TLS).
+        settings: The configuration (``[sidecar]`` host, port, TLS, workers).
         mocks: Start every bundled mock in this process and point the sources at them;
             with no clients configured, add a demo client (every source, inspector)
             and print a curl command that works.
+
+    Raises:
+        ConfigError: the settings cannot be served (see `per_worker`).
+        SystemExit: a worker failed to start (its log says why).
     """
+    workers = settings.sidecar.worker_count
+    settings = per_worker(settings, workers)
     served: list[tuple[Any, Any]] = []
     urls: dict[str, str] = {}
     key = None
@@ -156,6 +226,9 @@ def serve(settings: HubSettings, *, mocks: bool = False) -> None:
         settings, served, urls = with_mocks(settings)
         if not settings.clients:
             settings, key = demo_client(settings)
+    if workers > 1:
+        _serve_workers(settings, workers, served, urls, key)
+        return
     app = create_app(settings)
     server = uvicorn.Server(server_config(app, settings))
 
@@ -173,3 +246,35 @@ def serve(settings: HubSettings, *, mocks: bool = False) -> None:
 
     # uvicorn picks uvloop itself only when it owns the loop; here the mocks share it.
     uvloop.run(main())
+
+
+def _serve_workers(
+    settings: HubSettings,
+    workers: int,
+    served: list[tuple[Any, Any]],
+    urls: dict[str, str],
+    key: str | None,
+) -> None:
+    """Supervise ``workers`` sidecar processes on one socket until SIGINT/SIGTERM."""
+    sock = bind(settings.sidecar.host, settings.sidecar.port)
+    config = server_config(
+        _WorkerApp(settings),
+        settings,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+    if served:
+        # The mocks stay in the supervisor, in a thread: the workers only call them.
+        threading.Thread(
+            target=uvloop.run, args=(serve_forever(served),), name="mocks", daemon=True
+        ).start()
+        if key is not None:
+            print(_banner(settings, key, _sample_national_id(urls)), flush=True)
+    supervisor = Multiprocess(config, sockets=[sock])
+    log.info("sidecar workers starting", workers=workers)
+    try:
+        supervisor.run()
+    finally:
+        sock.close()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)
