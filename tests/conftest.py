@@ -16,8 +16,6 @@ from hub import Hub, Purpose, load_settings
 from hub._registry import installed_mocks
 from hub.testing import LeakCheck, ServedApp
 
-IN_CI = bool(os.environ.get("CI"))
-
 PURPOSE = Purpose(
     client="portal-test", officer="cb.0042", procedure="1.001757", dossier="H37.22-240315-0001"
 )
@@ -145,12 +143,3 @@ def population_source(mock: ServedApp, **overrides: Any) -> dict[str, Any]:
 async def hub(tmp_path: Path, population_mock: ServedApp) -> Any:
     async with Hub(hub_settings(tmp_path, population=population_source(population_mock))) as h:
         yield h
-
-
-def requires_service(name: str, reachable: bool, why: str) -> None:
-    """Skip when a service is down outside CI; fail under CI, where it must run."""
-    if reachable:
-        return
-    if IN_CI:
-        pytest.fail(f"{name} is unreachable under CI: {why}")
-    pytest.skip(f"{name} is unreachable ({why}); set CI=1 to make this a failure")

@@ -7,13 +7,11 @@ examples/replicas/, their store and Redis given by the environment, as the READM
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from typer.testing import CliRunner
 
 from hub import Hub, Purpose
@@ -21,13 +19,13 @@ from hub._config import ConfigError, HubSettings, load_settings
 from hub._serving import ServedApp
 from hub.audit._cli import audit_app
 from hub.audit._keys import generate_audit_keys, generate_signing_key
+from tests._helpers import redis_database
 from tests.audit.conftest import postgres_dsn, with_search_path
-from tests.conftest import MockAdmin, population_source, requires_service
+from tests.conftest import MockAdmin, population_source
 
 pytestmark = pytest.mark.postgres
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "replicas"
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A Redis database of its own, emptied before and after.
 TEST_DB = 13
 runner = CliRunner()
@@ -35,16 +33,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    url = REDIS_URL.rsplit("/", 1)[0] + f"/{TEST_DB}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        requires_service("Redis", False, f"{url}: {type(exc).__name__}")
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with redis_database(TEST_DB) as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,33 +74,26 @@ def purpose(client: str) -> Purpose:
     return Purpose(client=client, officer="cb.0042", procedure="1.001757", dossier="H37-0001")
 
 
-def test_replica_with_another_pseudonym_key_refuses_to_start(
-    folders: dict[str, Path], population_mock: ServedApp, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("setting", "file"),
+    [("pseudonym_key", "audit-pseudonym.key"), ("mac_key", "audit-mac.key")],
+)
+def test_a_replica_with_another_shared_key_refuses_to_start(
+    folders: dict[str, Path],
+    population_mock: ServedApp,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    file: str,
 ) -> None:
-    """A second replica whose pseudonym key differs refuses to open the trail, naming the key."""
-    (folders["b"] / "keys" / "audit-pseudonym.key").write_text("f" * 64)
+    """A second replica whose pseudonym or MAC key differs refuses the trail, naming the key."""
+    (folders["b"] / "keys" / file).write_text("f" * 64)
 
     async def start(replica: str) -> None:
         async with Hub(settings(folders[replica], population_mock, monkeypatch)):
             pass
 
     asyncio.run(start("a"))
-    with pytest.raises(ConfigError, match=r"audit\.pseudonym_key: not the key this audit trail"):
-        asyncio.run(start("b"))
-
-
-def test_replica_with_another_mac_key_refuses_to_start(
-    folders: dict[str, Path], population_mock: ServedApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Likewise for the MAC key."""
-    (folders["b"] / "keys" / "audit-mac.key").write_text("e" * 64)
-
-    async def start(replica: str) -> None:
-        async with Hub(settings(folders[replica], population_mock, monkeypatch)):
-            pass
-
-    asyncio.run(start("a"))
-    with pytest.raises(ConfigError, match=r"audit\.mac_key: not the key"):
+    with pytest.raises(ConfigError, match=rf"audit\.{setting}: not the key this audit trail"):
         asyncio.run(start("b"))
 
 

@@ -79,10 +79,16 @@ def _settings(make_settings: Callable[..., AuditSettings], tmp_path: Path, w: Ru
     )
 
 
+def _url(settings: AuditSettings) -> str:
+    """The store's address, which settings hold as a secret."""
+    assert settings.store is not None
+    return settings.store.get_secret_value()
+
+
 def _config(tmp_path: Path, data_dir: Path, settings: AuditSettings, w: RunningWitness) -> Path:
     path = tmp_path / "hub.toml"
     path.write_text(
-        f'data_dir = "{data_dir}"\n[audit]\nstore = "{settings.store}"\nnode = "{NODE}"\n'
+        f'data_dir = "{data_dir}"\n[audit]\nstore = "{_url(settings)}"\nnode = "{NODE}"\n'
         f"{audit_keys_toml(tmp_path)}"
         f'[audit.witnesses.w1]\nurl = "{w.url}"\npublic_key = "{w.vkey}"\n',
         encoding="utf-8",
@@ -157,7 +163,7 @@ def test_truncation_behind_the_witness_is_caught(
     assert "witnessed size 23" in output
 
     _sql(
-        settings.store or "",
+        _url(settings),
         f"DELETE FROM audit_entries WHERE node = '{NODE}' AND idx >= 15",
         f"DELETE FROM audit_checkpoints WHERE node = '{NODE}' AND seq >= 3",
         f"DELETE FROM audit_cosignatures WHERE node = '{NODE}' AND seq >= 3",
@@ -215,7 +221,7 @@ def test_rewrite_behind_the_witness_is_caught_and_refused(
 
     asyncio.run(fill())
     _sql(
-        settings.store or "",
+        _url(settings),
         f"DELETE FROM audit_cosignatures WHERE node = '{NODE}' AND seq >= 1",
         f"DELETE FROM audit_checkpoints WHERE node = '{NODE}' AND seq >= 1",
         f"UPDATE audit_entries SET body = replace(body, '\"cb.0042\"', '\"cb.9999\"')"

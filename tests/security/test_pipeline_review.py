@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 import secrets
 import time
 import tomllib
@@ -42,10 +41,10 @@ from hub.identifiers import national_id_info
 from hub.sidecar import create_app, hash_key
 from hub.testing import ServedApp
 from mocks.driving_licence._signing import signature
-from tests.conftest import FAST, PURPOSE, MockAdmin, population_source, requires_service
+from tests._helpers import redis_database
+from tests.conftest import FAST, PURPOSE, MockAdmin, population_source
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A database of this file's own, emptied before each use: no other test's keys meet ours.
 REDIS_DB = 11
 # A name the register never has: the claim is refuted, whoever the citizen is.
@@ -78,16 +77,8 @@ def business_mock() -> Iterator[ServedApp]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    url = REDIS_URL.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        requires_service("Redis", False, f"{url}: {type(exc).__name__}")
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with redis_database(REDIS_DB) as url:
+        yield url
 
 
 # M1: verify is an oracle for fields the client may not see.

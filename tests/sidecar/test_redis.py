@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +11,10 @@ import redis
 from hub import load_settings
 from hub.sidecar import create_app
 from hub.testing import ServedApp
-from tests.conftest import population_source, requires_service
+from tests._helpers import redis_database
+from tests.conftest import population_source
 from tests.sidecar.conftest import Sidecar, clients, lookup_body
 
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A database of its own, emptied before and after: the tests never touch other keys.
 TEST_DB = 14
 LOOKUP = "/v1/sources/population/lookup"
@@ -23,16 +22,8 @@ LOOKUP = "/v1/sources/population/lookup"
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    url = REDIS_URL.rsplit("/", 1)[0] + f"/{TEST_DB}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        requires_service("Redis", False, f"{url}: {type(exc).__name__}")
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with redis_database(TEST_DB) as url:
+        yield url
 
 
 @pytest.fixture
