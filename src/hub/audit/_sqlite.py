@@ -646,6 +646,45 @@ class _SqliteSnapshot(Snapshot):
         found.sort()
         return [(node, index, body) for _, node, index, body in found]
 
+    async def find_page(
+        self, subject: str, since: str | None, until: str | None, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, int, bytes]]]:
+        # Positions and times first (the subject index, and each entry's time), then
+        # the record bytes of the page alone.
+        found: list[tuple[str, str, int]] = []
+        for node in await self.nodes():
+            size = await self.size(node)
+            if size == 0:
+                continue
+            rows = await self._all(
+                "WITH RECURSIVE runs(run) AS"  # noqa: S608 (RUN_SHIFT is a constant)
+                " (SELECT 0 UNION ALL SELECT run + 1 FROM runs WHERE run < ?)"
+                " SELECT e.time, e.idx FROM runs"
+                " CROSS JOIN audit_entries AS e INDEXED BY audit_entries_by_subject"
+                f" WHERE e.node = ? AND e.idx >> {RUN_SHIFT} = runs.run AND e.subject = ?"
+                " AND e.time >= ? AND e.time < ?",
+                (size - 1) >> RUN_SHIFT,
+                node,
+                subject,
+                since or EARLIEST,
+                until or LATEST,
+            )
+            found += [(when, node, index) for when, index in rows]
+        found.sort(reverse=True)
+        page = found[offset : offset + limit]
+        bodies: dict[tuple[str, int], bytes] = {}
+        for node in {node for _, node, _ in page}:
+            indices = [index for _, at, index in page if at == node]
+            marks = ", ".join("?" * len(indices))
+            rows = await self._all(
+                "SELECT idx, CAST(body AS BLOB) FROM audit_entries"  # noqa: S608 (marks only)
+                f" WHERE node = ? AND idx IN ({marks})",
+                node,
+                *indices,
+            )
+            bodies.update(((node, index), body) for index, body in rows)
+        return len(found), [(node, index, bodies[node, index]) for _, node, index in page]
+
     async def report_rows(
         self, since: str | None, until: str | None
     ) -> AsyncIterator[list[ReportRow]]:

@@ -9,6 +9,7 @@ fields; the client in a purpose always comes from the authentication.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 import re
 import time
@@ -16,11 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import structlog
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub._config import HubSettings
+from hub._history import AccessHistory
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
 from hub._purpose import Purpose
@@ -104,6 +106,11 @@ class AuthenticateAnswer(BaseModel):
     identity: dict[str, Any]
     audit_id: str | None
     cached: bool
+    ticket: str | None = Field(
+        default=None,
+        description="For a citizen-portal client and a login at the required level: the "
+        "citizen's access-history ticket, for GET /v1/me/accesses (X-Access-Ticket).",
+    )
 
 
 class SourceHealth(BaseModel):
@@ -427,6 +434,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
                 "identity": known.data(),
                 "audit_id": known.audit_id,
                 "cached": False,
+                "ticket": known.ticket,
             }
             return _json(payload, audit_id=known.audit_id)
 
@@ -565,6 +573,38 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
                 raise Forbidden("audit proofs are for clients with the inspector role")
             proof = await the_hub.audit.proof(audit_id)
             return _json(proof.model_dump(mode="json"))
+
+        return await guarded(request, handle)
+
+    @app.get("/v1/me/accesses", response_model=AccessHistory, responses=responses)
+    async def accesses(
+        request: Request,
+        ticket: str | None = Header(
+            default=None,
+            alias="X-Access-Ticket",
+            max_length=4096,
+            description="The ticket the citizen's VNeID login gave this client.",
+        ),
+        since: Annotated[dt.datetime | None, Query(description="From (inclusive).")] = None,
+        until: Annotated[dt.datetime | None, Query(description="To (exclusive).")] = None,
+        page: int = Query(default=1, ge=1, le=1_000_000),
+        page_size: int = Query(default=50, ge=1, le=200),
+        proofs: bool = Query(default=False, description="Add each item's inclusion proof."),
+    ) -> Response:
+        """A citizen's access history, newest first: who looked her up, when, why."""
+
+        async def handle(client: str) -> Response:
+            history = await the_hub.access_history(
+                ticket or "",
+                client=client,
+                since=since,
+                until=until,
+                page=page,
+                page_size=page_size,
+                proofs=proofs,
+                request_id=request_id(request),
+            )
+            return _json(history.model_dump(mode="json"), audit_id=history.audit_id)
 
         return await guarded(request, handle)
 
