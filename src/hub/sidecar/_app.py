@@ -303,13 +303,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
+def create_app(
+    settings: HubSettings, *, hub: Hub | None = None, demo_client: str | None = None
+) -> ASGIApp:
     """The sidecar's ASGI app.
 
     Args:
         settings: The hub's configuration; its ``clients`` are the sidecar's clients.
         hub: A hub to serve (started and closed by the app's lifespan); by default one
             built from ``settings``.
+        demo_client: Serve the access-history page under ``/demo/`` as this client
+            (one with the ``citizen-portal`` role), for `hub serve --mocks`.
     """
     metrics = Metrics(settings.sources)
     the_hub = hub or Hub(settings)
@@ -689,6 +693,10 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if demo_client is not None:
+        from hub.sidecar._demo import demo_app
+
+        app.mount("/demo", demo_app(the_hub, client=demo_client))
     return _Edge(
         app,
         max_body=settings.sidecar.max_body_bytes,

@@ -91,7 +91,12 @@ def demo_client(settings: HubSettings) -> tuple[HubSettings, str]:
         for name in settings.sources
         if name in connectors
     }
-    client = ClientSettings(key_sha256=hash_key(key), roles=["inspector"], sources=rules)
+    client = ClientSettings(
+        key_sha256=hash_key(key),
+        roles=["inspector", "citizen-portal"],
+        title="Cổng dịch vụ công (thử nghiệm)",
+        sources=rules,
+    )
     return settings.model_copy(update={"clients": {**settings.clients, DEMO_CLIENT: client}}), key
 
 
@@ -135,6 +140,7 @@ def _banner(settings: HubSettings, key: str, national_id: str) -> str:
             f"  curl -s {base}/v1/sources/population/lookup \\",
             f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
             f"    -d '{body}'",
+            f"a citizen's access history, after a VNeID login: {base}/demo/",
             "stop with Ctrl-C.",
         ]
     )
@@ -156,7 +162,7 @@ def serve(settings: HubSettings, *, mocks: bool = False) -> None:
         settings, served, urls = with_mocks(settings)
         if not settings.clients:
             settings, key = demo_client(settings)
-    app = create_app(settings)
+    app = create_app(settings, demo_client=DEMO_CLIENT if key is not None else None)
     server = uvicorn.Server(server_config(app, settings))
 
     async def main() -> None:
