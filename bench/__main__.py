@@ -11,6 +11,7 @@ BENCHMARKS = [
     "http_transports",
     "audit_append",
     "audit_verify",
+    "access_history",
     "library_overhead",
     "sidecar",
     "mock_scale",

@@ -226,7 +226,8 @@ def create_app(
     /userinfo``. The demo client (`hub_settings`) gets ES256 ID tokens; the same client
     registered as ``lienthong-demo-rs256`` gets RS256 ones. Both may redirect to
     ``https://dichvucong.example.vn/vneid/callback`` and to
-    ``http://127.0.0.1/callback`` or ``http://localhost/callback`` on any port.
+    ``http://127.0.0.1/callback`` or ``http://localhost/callback`` on any port, and
+    to ``/demo/callback`` there.
 
     Besides the shared admin surface: ``POST /_admin/rotate-keys`` (``{"drop_previous":
     true}`` also unpublishes the old keys) and ``GET|PUT|DELETE /_admin/clock``

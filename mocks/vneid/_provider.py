@@ -56,6 +56,9 @@ DEMO_REDIRECT_URIS = (
     "https://dichvucong.example.vn/vneid/callback",
     "http://127.0.0.1/callback",
     "http://localhost/callback",
+    # The access-history page that `hub serve --mocks` serves under /demo/.
+    "http://127.0.0.1/demo/callback",
+    "http://localhost/demo/callback",
 )
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")

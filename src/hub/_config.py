@@ -342,14 +342,28 @@ class ClientSettings(_Section):
     #: For mutual TLS: the common name of the client's certificate, whose subject must
     #: hold exactly one CN, equal to this. One client per name.
     certificate_cn: str | None = None
-    #: "inspector" may read audit proofs.
-    roles: list[Literal["inspector"]] = Field(default_factory=list)
+    #: "inspector" may read audit proofs; "citizen-portal" gets an access-history
+    #: ticket with each VNeID login of a citizen, and may read her history with it.
+    roles: list[Literal["inspector", "citizen-portal"]] = Field(default_factory=list)
+    #: The agency's name as a citizen reads it in her access history, e.g.
+    #: "UBND xã Gia Viễn"; None shows the client's name.
+    title: str | None = Field(default=None, min_length=1, max_length=200)
     sources: dict[str, SourceRule] = Field(default_factory=dict)
     #: Token bucket: sustained requests per second and burst; None means unlimited.
     rate: float | None = Field(default=None, gt=0)
     burst: int | None = Field(default=None, ge=1)
     #: A revoked client keeps its rules on record but cannot authenticate.
     revoked: bool = False
+
+
+class CitizenSettings(_Section):
+    """What a citizen sees of the trail: her access history, read with a ticket."""
+
+    #: Seconds an access-history ticket is valid after the login that made it.
+    ticket_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    #: The VNeID level of assurance a login needs to yield a ticket (and a ticket to
+    #: be accepted): 2 by default, the level of an identity checked in person.
+    level: int = Field(default=2, ge=1, le=2)
 
 
 class HubSettings(BaseSettings):
@@ -378,6 +392,10 @@ class HubSettings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     verification: VerificationSettings = VerificationSettings()
     sidecar: SidecarSettings = SidecarSettings()
+    citizen: CitizenSettings = CitizenSettings()
+    #: Administrative procedures' names by code, shown in a citizen's access history:
+    #: ``"1.001757" = "Đăng ký thường trú"``.
+    procedures: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("sources")
     @classmethod

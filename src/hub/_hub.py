@@ -10,6 +10,7 @@ too, and the error carries its audit id.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 import threading
@@ -26,6 +27,17 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from hub._cache import Cache, CacheBackend, MemoryCacheBackend, record_types
 from hub._config import ConfigError, HubSettings, describe_validation_error, load_settings
+from hub._history import (
+    HISTORY_OPERATION,
+    HISTORY_SOURCE,
+    TICKET_KEY_LABEL,
+    AccessField,
+    AccessHistory,
+    AccessItem,
+    Tickets,
+    field_label,
+    source_title,
+)
 from hub._http import build_client, current_request_id
 from hub._logging import (
     get_logger,
@@ -39,7 +51,10 @@ from hub._policy import AccessPolicy, AttemptStore, MemoryAttemptStore, Verifica
 from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
 from hub._resilience import Attempts, BreakerState, Resilience
-from hub.audit import AuditEntry, AuditTrail, Outcome
+from hub.audit import AuditEntry, AuditTrail, InclusionProof, Outcome
+from hub.audit._entry import format_time
+from hub.audit._report import page_of_entries
+from hub.audit._store import StoreError
 from hub.connector import Call, Connector, Health, HealthStatus, Operation
 from hub.errors import (
     AuditUnavailable,
@@ -48,6 +63,7 @@ from hub.errors import (
     InvalidQuery,
     NotFound,
     TooManyAttempts,
+    Unauthenticated,
     UnknownSource,
     UpstreamError,
 )
@@ -74,6 +90,8 @@ log = get_logger("hub")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+#: The most items a page of an access history holds.
+_MAX_PAGE_SIZE = 200
 _REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
 # A health check answers quickly or counts as down.
 HEALTH_TIMEOUT = 2.0
@@ -147,13 +165,19 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class AuthenticationResult:
-    """The answer to an authentication: the verified identity (minimised)."""
+    """The answer to an authentication: the verified identity (minimised).
+
+    ``ticket``, for a client with the ``citizen-portal`` role and a login at the
+    configured level, lets that client read the citizen's access history
+    (`Hub.access_history`) for a few minutes.
+    """
 
     source: str
     identity: VerifiedIdentity
     fields: tuple[str, ...]
     audit_id: str | None
     request_id: str
+    ticket: str | None = dataclasses.field(default=None, repr=False)
 
     def data(self) -> Any:
         return _disclosed(self.identity, self.fields)
@@ -237,6 +261,7 @@ class Hub:
         self._redis: Any = None
         self._cache: Cache | None = None
         self._verification_limit: VerificationLimit | None = None
+        self._tickets: Tickets | None = None
         self._started = False
 
     @classmethod
@@ -286,6 +311,9 @@ class Hub:
                 self._audit = await AuditTrail.open(
                     self.settings.audit, data_dir=self.settings.data_dir
                 )
+            self._tickets = Tickets(
+                self._audit.derived_key(TICKET_KEY_LABEL), self.settings.citizen
+            )
         except BaseException:
             await self.aclose()
             raise
@@ -529,7 +557,16 @@ class Hub:
             outcome.fields = kept
             outcome.subject = self.audit.pseudonymise(identity.national_id)
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return AuthenticationResult(src.info.name, minimised, kept, audit_id, call.request_id)
+            client = call.purpose.client
+            ticket = (
+                self.tickets.issue(client, outcome.subject, int(identity.level))
+                if self.policy.has_role(client, "citizen-portal")
+                and identity.level >= self.tickets.level
+                else None
+            )
+            return AuthenticationResult(
+                src.info.name, minimised, kept, audit_id, call.request_id, ticket
+            )
 
         return await self._call(
             source, Operation.AUTHENTICATE, credential, purpose, request_id, run, fields
@@ -574,6 +611,124 @@ class Hub:
         parts = {n: a for n, a in zip(names, answers, strict=True) if isinstance(a, LookupResult)}
         errors = {n: a for n, a in zip(names, answers, strict=True) if isinstance(a, HubError)}
         return Profile(national_id, parts, errors, request_id)
+
+    @property
+    def tickets(self) -> Tickets:
+        """Issues and checks the citizens' access-history tickets."""
+        if self._tickets is None:
+            raise RuntimeError("the hub is not started; use `async with hub:`")
+        return self._tickets
+
+    async def access_history(
+        self,
+        ticket: str,
+        *,
+        client: str,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        page: int = 1,
+        page_size: int = 50,
+        proofs: bool = False,
+        request_id: str | None = None,
+    ) -> AccessHistory:
+        """A citizen's access history: every access to her data through the hub.
+
+        Newest first, a page at a time; each reading is itself audited (source
+        ``audit``, operation ``history``) before the page is read, so it is the first
+        item of its own page one. The officers' codes are left out.
+
+        Args:
+            ticket: The ticket her VNeID login gave ``client`` (`authenticate`).
+            client: The portal asking: the one the ticket was issued to.
+            since: From this instant (inclusive, with a time zone).
+            until: To this one (exclusive).
+            page: From 1.
+            page_size: Items per page, 1 to 200.
+            proofs: Add each item's inclusion proof against a signed checkpoint.
+            request_id: The request id to audit the reading under; generated when absent.
+
+        Raises:
+            Unauthenticated: the ticket is missing, malformed, forged, expired, of
+                another client or of a login below the required level.
+            InvalidQuery: a bound without a time zone, ``since`` not before ``until``,
+                or a page out of range.
+            AuditUnavailable: the trail cannot take the reading or be read.
+        """
+        started = time.monotonic()
+        if not ticket:
+            raise Unauthenticated("ticket: an access-history ticket is required")
+        held = self.tickets.check(ticket, client=client)
+        for name, bound in (("since", since), ("until", until)):
+            if bound is not None and bound.utcoffset() is None:
+                raise InvalidQuery.for_field(name, "must carry a time zone")
+        if since is not None and until is not None and since >= until:
+            raise InvalidQuery.for_field("since", "must be before until")
+        if page < 1:
+            raise InvalidQuery.for_field("page", "must be 1 or more")
+        if not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise InvalidQuery.for_field("page_size", f"must be between 1 and {_MAX_PAGE_SIZE}")
+        reading = AuditEntry(
+            time=dt.datetime.now(dt.UTC),
+            node=self.audit.node,
+            request_id=request_id
+            if request_id and _REQUEST_ID.fullmatch(request_id)
+            else new_request_id(),
+            client=client,
+            officer="",
+            procedure="",
+            dossier="",
+            source=HISTORY_SOURCE,
+            operation=HISTORY_OPERATION,
+            subject=held.subject,
+            fields=[],
+            outcome=Outcome.OK,
+            error=None,
+            attempts=0,
+            upstream_ms=None,
+            total_ms=round((time.monotonic() - started) * 1000, 3),
+            cache=None,
+        )
+        reading_id = await self.audit.append(reading)
+        try:
+            total, found = await page_of_entries(
+                self.audit.store,
+                held.subject,
+                since=format_time(since) if since else None,
+                until=format_time(until) if until else None,
+                offset=(page - 1) * page_size,
+                limit=page_size,
+            )
+        except StoreError as exc:
+            raise AuditUnavailable(f"the access history cannot be read: {exc}") from None
+        items = []
+        for item in found:
+            proof = await self.audit.proof(item.audit_id) if proofs else None
+            items.append(self._access_item(item.audit_id, item.entry, proof))
+        return AccessHistory(
+            items=items, total=total, page=page, page_size=page_size, audit_id=reading_id
+        )
+
+    def _access_item(
+        self, audit_id: str, entry: AuditEntry, proof: InclusionProof | None
+    ) -> AccessItem:
+        titles = self.settings.clients.get(entry.client)
+        known = self._sources.get(entry.source)
+        return AccessItem(
+            audit_id=audit_id,
+            time=entry.time,
+            client=entry.client,
+            agency=(titles.title if titles and titles.title else entry.client),
+            by_you=entry.operation in (Operation.AUTHENTICATE.value, HISTORY_OPERATION),
+            procedure=entry.procedure or None,
+            procedure_name=self.settings.procedures.get(entry.procedure),
+            dossier=entry.dossier or None,
+            source=entry.source,
+            source_title=source_title(entry.source) or (known.info.title if known else None),
+            operation=entry.operation,
+            fields=[AccessField(name=name, label=field_label(name)) for name in entry.fields],
+            outcome=entry.outcome.value,
+            proof=proof,
+        )
 
     async def authorization_request(
         self,

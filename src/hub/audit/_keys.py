@@ -17,6 +17,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from hub._config import AuditSettings, ConfigError
@@ -94,6 +96,15 @@ class EntryMac:
         """The MAC of the entry whose leaf hash is ``leaf``, after one whose MAC is ``previous``."""
         message = _MAC_LABEL + node.encode() + b"\n" + previous + leaf
         return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for another use, derived with HKDF-SHA256 under ``label``.
+
+        Every node of a trail holds the MAC key, so a key derived from it is shared by
+        every replica without another secret to distribute; the label keeps each use
+        apart from the MAC chain and from the others.
+        """
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=label).derive(self._key)
 
     def __repr__(self) -> str:
         return "EntryMac(key=**********)"

@@ -616,6 +616,27 @@ class _PostgresSnapshot(Snapshot):
         )
         return [(node, int(index), bytes(body)) for node, index, body in rows]
 
+    async def find_page(
+        self, subject: str, since: str | None, until: str | None, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, int, bytes]]]:
+        total = await self._all(
+            "SELECT count(*) FROM audit_entries WHERE subject = %s AND time >= %s AND time < %s",
+            subject,
+            since or EARLIEST,
+            until or LATEST,
+        )
+        rows = await self._all(
+            "SELECT node, idx, convert_to(body, 'UTF8') FROM audit_entries"
+            " WHERE subject = %s AND time >= %s AND time < %s"
+            " ORDER BY time DESC, node DESC, idx DESC LIMIT %s OFFSET %s",
+            subject,
+            since or EARLIEST,
+            until or LATEST,
+            limit,
+            offset,
+        )
+        return int(total[0][0]), [(node, int(index), bytes(body)) for node, index, body in rows]
+
     async def report_rows(
         self, since: str | None, until: str | None
     ) -> AsyncIterator[list[ReportRow]]:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from hub.audit._entry import AuditEntry, Outcome, audit_id
 from hub.audit._store import ReportRow, Store, StoreError
 
-__all__ = ["GROUP_KEYS", "Found", "Report", "build_report", "find_entries"]
+__all__ = ["GROUP_KEYS", "Found", "Report", "build_report", "find_entries", "page_of_entries"]
 
 #: What a report may group by.
 GROUP_KEYS = ("node", "client", "officer", "procedure", "source", "operation")
@@ -47,16 +47,44 @@ async def find_entries(
     """
     async with store.snapshot() as snapshot:
         rows = await snapshot.find(subject, since, until)
-    found: list[Found] = []
-    for node, index, body in rows:
-        try:
-            entry = AuditEntry.model_validate(orjson.loads(body)["entry"])
-        except (ValueError, TypeError, KeyError, ValidationError):
-            raise StoreError(
-                f"entry {audit_id(node, index)} is malformed; run `hub audit verify`"
-            ) from None
-        found.append(Found(audit_id(node, index), entry))
-    return found
+    return [_found(node, index, body) for node, index, body in rows]
+
+
+async def page_of_entries(
+    store: Store,
+    subject: str,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Found]]:
+    """A page of the entries about one subject, newest first, and how many there are.
+
+    Args:
+        store: The trail's store.
+        subject: The subject's pseudonym (HMAC hex), not the identifier.
+        since: RFC 3339 UTC text; inclusive.
+        until: Likewise; exclusive.
+        offset: Entries skipped.
+        limit: Entries in the page at most.
+
+    Raises:
+        StoreError: the store cannot be read, or holds a malformed record.
+    """
+    async with store.snapshot() as snapshot:
+        total, rows = await snapshot.find_page(subject, since, until, offset=offset, limit=limit)
+    return total, [_found(node, index, body) for node, index, body in rows]
+
+
+def _found(node: str, index: int, body: bytes) -> Found:
+    try:
+        entry = AuditEntry.model_validate(orjson.loads(body)["entry"])
+    except (ValueError, TypeError, KeyError, ValidationError):
+        raise StoreError(
+            f"entry {audit_id(node, index)} is malformed; run `hub audit verify`"
+        ) from None
+    return Found(audit_id(node, index), entry)
 
 
 @dataclass(slots=True)

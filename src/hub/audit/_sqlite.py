@@ -647,6 +647,92 @@ class _SqliteSnapshot(Snapshot):
         found.sort()
         return [(node, index, body) for _, node, index, body in found]
 
+    async def find_page(
+        self, subject: str, since: str | None, until: str | None, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, int, bytes]]]:
+        nodes = [node for node in await self.nodes() if await self.size(node) > 0]
+        if len(nodes) == 1 and since is None and until is None:
+            return await self._node_page(nodes[0], subject, offset=offset, limit=limit)
+        # Positions and times first (the subject index, and each entry's time), then
+        # the record bytes of the page alone.
+        found: list[tuple[str, str, int]] = []
+        for node in nodes:
+            size = await self.size(node)
+            rows = await self._all(
+                "WITH RECURSIVE runs(run) AS"  # noqa: S608 (RUN_SHIFT is a constant)
+                " (SELECT 0 UNION ALL SELECT run + 1 FROM runs WHERE run < ?)"
+                " SELECT e.time, e.idx FROM runs"
+                " CROSS JOIN audit_entries AS e INDEXED BY audit_entries_by_subject"
+                f" WHERE e.node = ? AND e.idx >> {RUN_SHIFT} = runs.run AND e.subject = ?"
+                " AND e.time >= ? AND e.time < ?",
+                (size - 1) >> RUN_SHIFT,
+                node,
+                subject,
+                since or EARLIEST,
+                until or LATEST,
+            )
+            found += [(when, node, index) for when, index in rows]
+        found.sort(reverse=True)
+        page = found[offset : offset + limit]
+        bodies: dict[tuple[str, int], bytes] = {}
+        for node in {node for _, node, _ in page}:
+            indices = [index for _, at, index in page if at == node]
+            marks = ", ".join("?" * len(indices))
+            rows = await self._all(
+                "SELECT idx, CAST(body AS BLOB) FROM audit_entries"  # noqa: S608 (marks only)
+                f" WHERE node = ? AND idx IN ({marks})",
+                node,
+                *indices,
+            )
+            bodies.update(((node, index), body) for index, body in rows)
+        return len(found), [(node, index, bodies[node, index]) for _, node, index in page]
+
+    async def _node_page(
+        self, node: str, subject: str, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, int, bytes]]]:
+        """A page of one node's entries about ``subject``, newest first, read by runs.
+
+        Within a node, index order is time order (the writer never lets a time go
+        back). The subject index alone counts the entries of each run; only the runs
+        that hold the page are then read from the table.
+        """
+        size = await self.size(node)
+        counts = await self._all(
+            "WITH RECURSIVE runs(run) AS"  # noqa: S608 (RUN_SHIFT is a constant)
+            " (SELECT 0 UNION ALL SELECT run + 1 FROM runs WHERE run < ?)"
+            " SELECT runs.run, count(*) FROM runs"
+            " CROSS JOIN audit_entries AS e INDEXED BY audit_entries_by_subject"
+            f" WHERE e.node = ? AND e.idx >> {RUN_SHIFT} = runs.run AND e.subject = ?"
+            " GROUP BY runs.run ORDER BY runs.run DESC",
+            (size - 1) >> RUN_SHIFT,
+            node,
+            subject,
+        )
+        total = sum(count for _, count in counts)
+        skipped, wanted = 0, []
+        for run, count in counts:
+            if skipped + count > offset:
+                wanted.append(run)
+            skipped += count
+            if skipped >= offset + limit:
+                break
+        if not wanted:
+            return total, []
+        # The newest run wanted starts the page after this many of the newer entries.
+        before = sum(count for run, count in counts if run > wanted[0])
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._all(
+            "SELECT e.idx, CAST(e.body AS BLOB) FROM audit_entries AS e"  # noqa: S608
+            " INDEXED BY audit_entries_by_subject"
+            f" WHERE e.node = ? AND e.idx >> {RUN_SHIFT} IN ({marks}) AND e.subject = ?"
+            " ORDER BY e.idx DESC",
+            node,
+            *wanted,
+            subject,
+        )
+        page = rows[offset - before : offset - before + limit]
+        return total, [(node, index, body) for index, body in page]
+
     async def report_rows(
         self, since: str | None, until: str | None
     ) -> AsyncIterator[list[ReportRow]]:

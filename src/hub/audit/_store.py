@@ -182,6 +182,27 @@ class Snapshot(ABC):
         """
 
     @abstractmethod
+    async def find_page(
+        self, subject: str, since: str | None, until: str | None, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, int, bytes]]]:
+        """One page of the entries about ``subject``, newest first, and how many there are.
+
+        Only the page's record bytes are read, so that a subject with many entries
+        pages as fast as one with few.
+
+        Args:
+            subject: The pseudonym.
+            since: RFC 3339 UTC text (as entries write it); inclusive.
+            until: Likewise; exclusive.
+            offset: Entries skipped, newest first.
+            limit: Entries in the page at most.
+
+        Returns:
+            The number of entries about ``subject`` in [since, until), and the page's
+            (node, index, record bytes).
+        """
+
+    @abstractmethod
     def report_rows(self, since: str | None, until: str | None) -> AsyncIterator[list[ReportRow]]:
         """The entries made in [since, until), in chunks."""
 

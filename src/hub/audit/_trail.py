@@ -316,6 +316,13 @@ class AuditTrail:
         """
         return self._pseudonymise(identifier)
 
+    def derived_key(self, label: bytes) -> bytes:
+        """A key for another use of the hub, the same on every node of this trail.
+
+        Derived from the MAC key with HKDF under ``label`` (see `EntryMac.derive`).
+        """
+        return self._mac.derive(label)
+
     async def append(self, entry: AuditEntry) -> str:
         """Add an entry; return its audit id once it is durable.
 

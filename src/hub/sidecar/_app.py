@@ -9,6 +9,7 @@ fields; the client in a purpose always comes from the authentication.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 import re
 import time
@@ -16,11 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import structlog
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub._config import HubSettings
+from hub._history import AccessHistory
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
 from hub._purpose import Purpose
@@ -104,6 +106,11 @@ class AuthenticateAnswer(BaseModel):
     identity: dict[str, Any]
     audit_id: str | None
     cached: bool
+    ticket: str | None = Field(
+        default=None,
+        description="For a citizen-portal client and a login at the required level: the "
+        "citizen's access-history ticket, for GET /v1/me/accesses (X-Access-Ticket).",
+    )
 
 
 class SourceHealth(BaseModel):
@@ -296,13 +303,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
+def create_app(
+    settings: HubSettings, *, hub: Hub | None = None, demo_client: str | None = None
+) -> ASGIApp:
     """The sidecar's ASGI app.
 
     Args:
         settings: The hub's configuration; its ``clients`` are the sidecar's clients.
         hub: A hub to serve (started and closed by the app's lifespan); by default one
             built from ``settings``.
+        demo_client: Serve the access-history page under ``/demo/`` as this client
+            (one with the ``citizen-portal`` role), for `hub serve --mocks`.
     """
     metrics = Metrics(settings.sources)
     the_hub = hub or Hub(settings)
@@ -427,6 +438,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
                 "identity": known.data(),
                 "audit_id": known.audit_id,
                 "cached": False,
+                "ticket": known.ticket,
             }
             return _json(payload, audit_id=known.audit_id)
 
@@ -568,6 +580,38 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
 
         return await guarded(request, handle)
 
+    @app.get("/v1/me/accesses", response_model=AccessHistory, responses=responses)
+    async def accesses(
+        request: Request,
+        ticket: str | None = Header(
+            default=None,
+            alias="X-Access-Ticket",
+            max_length=4096,
+            description="The ticket the citizen's VNeID login gave this client.",
+        ),
+        since: Annotated[dt.datetime | None, Query(description="From (inclusive).")] = None,
+        until: Annotated[dt.datetime | None, Query(description="To (exclusive).")] = None,
+        page: int = Query(default=1, ge=1, le=1_000_000),
+        page_size: int = Query(default=50, ge=1, le=200),
+        proofs: bool = Query(default=False, description="Add each item's inclusion proof."),
+    ) -> Response:
+        """A citizen's access history, newest first: who looked her up, when, why."""
+
+        async def handle(client: str) -> Response:
+            history = await the_hub.access_history(
+                ticket or "",
+                client=client,
+                since=since,
+                until=until,
+                page=page,
+                page_size=page_size,
+                proofs=proofs,
+                request_id=request_id(request),
+            )
+            return _json(history.model_dump(mode="json"), audit_id=history.audit_id)
+
+        return await guarded(request, handle)
+
     @app.get("/healthz", response_model=Alive)
     async def healthz() -> Response:
         """Alive: the process answers."""
@@ -649,6 +693,10 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> ASGIApp:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if demo_client is not None:
+        from hub.sidecar._demo import demo_app
+
+        app.mount("/demo", demo_app(the_hub, client=demo_client))
     return _Edge(
         app,
         max_body=settings.sidecar.max_body_bytes,

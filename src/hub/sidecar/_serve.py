@@ -98,7 +98,12 @@ def demo_client(settings: HubSettings) -> tuple[HubSettings, str]:
         for name in settings.sources
         if name in connectors
     }
-    client = ClientSettings(key_sha256=hash_key(key), roles=["inspector"], sources=rules)
+    client = ClientSettings(
+        key_sha256=hash_key(key),
+        roles=["inspector", "citizen-portal"],
+        title="Cổng dịch vụ công (thử nghiệm)",
+        sources=rules,
+    )
     return settings.model_copy(update={"clients": {**settings.clients, DEMO_CLIENT: client}}), key
 
 
@@ -142,6 +147,7 @@ def _banner(settings: HubSettings, key: str, national_id: str) -> str:
             f"  curl -s {base}/v1/sources/population/lookup \\",
             f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
             f"    -d '{body}'",
+            f"a citizen's access history, after a VNeID login: {base}/demo/",
             "stop with Ctrl-C.",
         ]
     )
@@ -189,14 +195,15 @@ class _WorkerApp:
     to one process, so each worker makes its own from the settings.
     """
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, *, demo_client: str | None) -> None:
         self._settings = settings
+        self._demo_client = demo_client
         self._app: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
             configure_logging(self._settings.logging)
-            self._app = create_app(self._settings)
+            self._app = create_app(self._settings, demo_client=self._demo_client)
         await self._app(scope, receive, send)
 
 
@@ -226,10 +233,11 @@ def serve(settings: HubSettings, *, mocks: bool = False) -> None:
         settings, served, urls = with_mocks(settings)
         if not settings.clients:
             settings, key = demo_client(settings)
+    demo = DEMO_CLIENT if key is not None else None
     if workers > 1:
-        _serve_workers(settings, workers, served, urls, key)
+        _serve_workers(settings, workers, served, urls, key, demo_client=demo)
         return
-    app = create_app(settings)
+    app = create_app(settings, demo_client=demo)
     server = uvicorn.Server(server_config(app, settings))
 
     async def main() -> None:
@@ -254,11 +262,13 @@ def _serve_workers(
     served: list[tuple[Any, Any]],
     urls: dict[str, str],
     key: str | None,
+    *,
+    demo_client: str | None,
 ) -> None:
     """Supervise ``workers`` sidecar processes on one socket until SIGINT/SIGTERM."""
     sock = bind(settings.sidecar.host, settings.sidecar.port)
     config = server_config(
-        _WorkerApp(settings),
+        _WorkerApp(settings, demo_client=demo_client),
         settings,
         workers=workers,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
