@@ -38,7 +38,7 @@ PURPOSE = {"officer": "cb.0042", "procedure": "1.001757", "dossier": "H37-0001"}
 def _clients() -> dict[str, Any]:
     every = {
         "population": {"operations": ["lookup", "verify"]},
-        "vneid": {"operations": ["authenticate"]},
+        "vneid": {"operations": ["authenticate"], "redirect_uris": [REDIRECT]},
         "business": {"operations": ["lookup"]},
         "catalog": {"operations": ["lookup"]},
     }
