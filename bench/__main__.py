@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = [
     "http_transports",
     "audit_append",
+    "audit_slots",
     "audit_verify",
     "access_history",
     "library_overhead",

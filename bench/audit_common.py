@@ -15,13 +15,13 @@ from hub.audit import AuditEntry, Outcome
 POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def entries(count: int) -> list[AuditEntry]:
-    """Distinct, plausible entries of node bench-1 (built before the clock starts)."""
+def entries(count: int, node: str = "bench-1") -> list[AuditEntry]:
+    """Distinct, plausible entries of ``node`` (built before the clock starts)."""
     now = dt.datetime.now(dt.UTC)
     return [
         AuditEntry(
             time=now,
-            node="bench-1",
+            node=node,
             request_id=uuid.uuid4().hex,
             client="portal-ninhbinh",
             officer=f"cb.{i % 97:04d}",
