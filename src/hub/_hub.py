@@ -40,6 +40,8 @@ from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
 from hub._resilience import Attempts, BreakerState, Resilience
 from hub.audit import AuditEntry, AuditTrail, Outcome
+from hub.audit._entry import format_time
+from hub.audit._receipt import ReceiptClaims, data_digest
 from hub.connector import Call, Connector, Health, HealthStatus, Operation
 from hub.errors import (
     AuditUnavailable,
@@ -97,7 +99,8 @@ class LookupResult:
     finds several records (an enterprise search by representative) has a tuple.
     ``cached`` says that the cache answered with an entry this client's own look-up
     filled; a hit on another client's entry is not reported (it would tell that someone
-    else looked this person up), though its audit entry records it.
+    else looked this person up), though its audit entry records it. ``receipt`` is the
+    signed receipt (compact JWS) when one was asked for: its digest covers `data`.
     """
 
     source: str
@@ -106,6 +109,7 @@ class LookupResult:
     audit_id: str | None
     request_id: str
     cached: bool = False
+    receipt: str | None = None
 
     def data(self) -> Any:
         """The disclosed fields as JSON-ready data."""
@@ -116,12 +120,17 @@ class LookupResult:
 
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
-    """The answer to a verification: per field, match / mismatch / unknown."""
+    """The answer to a verification: per field, match / mismatch / unknown.
+
+    ``receipt`` is the signed receipt when one was asked for: its digest covers the
+    verification's JSON form.
+    """
 
     source: str
     verification: Verification
     audit_id: str | None
     request_id: str
+    receipt: str | None = None
 
     @property
     def matches(self) -> Mapping[str, str]:
@@ -147,13 +156,17 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class AuthenticationResult:
-    """The answer to an authentication: the verified identity (minimised)."""
+    """The answer to an authentication: the verified identity (minimised).
+
+    ``receipt`` is the signed receipt when one was asked for: its digest covers `data`.
+    """
 
     source: str
     identity: VerifiedIdentity
     fields: tuple[str, ...]
     audit_id: str | None
     request_id: str
+    receipt: str | None = None
 
     def data(self) -> Any:
         return _disclosed(self.identity, self.fields)
@@ -419,6 +432,7 @@ class Hub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> LookupResult:
         """Look a record up in ``source``.
 
@@ -429,6 +443,7 @@ class Hub:
             fields: The record fields wanted; None means all the client may see.
             request_id: Carried to the upstream, the logs and the audit entry;
                 generated when absent.
+            receipt: Sign a receipt of the answer (`LookupResult.receipt`).
 
         Raises:
             HubError: one of the typed errors; ``audit_id`` is set on it.
@@ -451,7 +466,10 @@ class Hub:
                 )
             outcome.fields = kept
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
+            found = LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
+            if receipt:
+                return replace(found, receipt=self._receipt(outcome, audit_id, found.data()))
+            return found
 
         return await self._call(source, Operation.LOOKUP, query, purpose, request_id, run, fields)
 
@@ -462,6 +480,7 @@ class Hub:
         *,
         purpose: Purpose | Mapping[str, Any],
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> VerificationResult:
         """Check claimed facts against ``source`` without revealing its data.
 
@@ -473,6 +492,7 @@ class Hub:
             claim: The identifier and the facts to check, as the source's ``Claim``.
             purpose: Who asks, for which procedure and dossier.
             request_id: As for `lookup`.
+            receipt: Sign a receipt of the answer (`VerificationResult.receipt`).
 
         Raises:
             HubError: one of the typed errors; ``audit_id`` is set on it. `Forbidden`
@@ -498,7 +518,14 @@ class Hub:
                     held.refuted = verification.verdict is Verdict.REFUTED
             outcome.fields = tuple(sorted(verification.matches))
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return VerificationResult(src.info.name, verification, audit_id, call.request_id)
+            signed = (
+                self._receipt(outcome, audit_id, verification.model_dump(mode="json"))
+                if receipt
+                else None
+            )
+            return VerificationResult(
+                src.info.name, verification, audit_id, call.request_id, signed
+            )
 
         return await self._call(source, Operation.VERIFY, claim, purpose, request_id, run, None)
 
@@ -510,10 +537,12 @@ class Hub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> AuthenticationResult:
         """Turn a credential (e.g. a VNeID authorization code) into a verified identity.
 
-        Not retried: a one-time credential cannot be presented twice.
+        Not retried: a one-time credential cannot be presented twice. ``receipt`` asks
+        for a signed receipt of the answer (`AuthenticationResult.receipt`).
         """
 
         async def run(
@@ -529,7 +558,10 @@ class Hub:
             outcome.fields = kept
             outcome.subject = self.audit.pseudonymise(identity.national_id)
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return AuthenticationResult(src.info.name, minimised, kept, audit_id, call.request_id)
+            known = AuthenticationResult(src.info.name, minimised, kept, audit_id, call.request_id)
+            if receipt:
+                return replace(known, receipt=self._receipt(outcome, audit_id, known.data()))
+            return known
 
         return await self._call(
             source, Operation.AUTHENTICATE, credential, purpose, request_id, run, fields
@@ -668,6 +700,28 @@ class Hub:
                 if exc.audit_id is None and not isinstance(exc, AuditUnavailable):
                     exc.audit_id = await self._record(outcome, _outcome_of(exc), exc)
                 raise
+
+    def _receipt(self, outcome: _Outcome, audit_id: str | None, data: Any) -> str | None:
+        """The signed receipt of a call whose answer carries ``data``.
+
+        None without an audit entry (fail-open): a receipt vouches for an entry.
+        """
+        purpose = outcome.purpose
+        if audit_id is None or purpose is None:
+            return None
+        claims = ReceiptClaims(
+            audit_id=audit_id,
+            time=format_time(dt.datetime.now(dt.UTC)),
+            client=purpose.client,
+            officer=purpose.officer,
+            procedure=purpose.procedure,
+            dossier=purpose.dossier,
+            source=outcome.source,
+            operation=outcome.operation.value,
+            fields=sorted(outcome.fields),
+            digest=data_digest(data),
+        )
+        return self.audit.receipts.sign(claims)
 
     def _source(self, name: str) -> _Source:
         try:
@@ -971,10 +1025,18 @@ class SyncHub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> LookupResult:
         """As `Hub.lookup`, blocking."""
         return self._run(
-            self._hub.lookup(source, query, purpose=purpose, fields=fields, request_id=request_id)
+            self._hub.lookup(
+                source,
+                query,
+                purpose=purpose,
+                fields=fields,
+                request_id=request_id,
+                receipt=receipt,
+            )
         )
 
     def verify(
@@ -984,9 +1046,12 @@ class SyncHub:
         *,
         purpose: Purpose | Mapping[str, Any],
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> VerificationResult:
         """As `Hub.verify`, blocking."""
-        return self._run(self._hub.verify(source, claim, purpose=purpose, request_id=request_id))
+        return self._run(
+            self._hub.verify(source, claim, purpose=purpose, request_id=request_id, receipt=receipt)
+        )
 
     def authenticate(
         self,
@@ -996,11 +1061,17 @@ class SyncHub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> AuthenticationResult:
         """As `Hub.authenticate`, blocking."""
         return self._run(
             self._hub.authenticate(
-                source, credential, purpose=purpose, fields=fields, request_id=request_id
+                source,
+                credential,
+                purpose=purpose,
+                fields=fields,
+                request_id=request_id,
+                receipt=receipt,
             )
         )
 
