@@ -13,6 +13,7 @@ BENCHMARKS = [
     "audit_verify",
     "library_overhead",
     "sidecar",
+    "receipts",
     "mock_scale",
 ]
 
