@@ -15,6 +15,7 @@ BENCHMARKS = [
     "access_history",
     "library_overhead",
     "sidecar",
+    "receipts",
     "mock_scale",
 ]
 

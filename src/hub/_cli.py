@@ -34,6 +34,7 @@ from hub._logging import configure_logging
 from hub._registry import installed_mocks
 from hub._serving import ServedApp, bind, serve_forever
 from hub.audit._cli import audit_app, keys_audit
+from hub.audit._receipt_cli import receipt_app
 from hub.errors import HubError, InvalidQuery
 from hub.records import Address, CatalogEntry, PersonRef
 
@@ -60,6 +61,7 @@ keys_app = typer.Typer(
 app.add_typer(mocks_app, name="mocks")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(receipt_app, name="receipt")
 keys_app.command("audit")(keys_audit)
 
 out = Console()

@@ -53,6 +53,7 @@ from hub._registry import connector_class, installed_connectors
 from hub._resilience import Attempts, BreakerState, Resilience
 from hub.audit import AuditEntry, AuditTrail, InclusionProof, Outcome
 from hub.audit._entry import format_time
+from hub.audit._receipt import ReceiptClaims, data_digest
 from hub.audit._report import page_of_entries
 from hub.audit._store import StoreError
 from hub.connector import Call, Connector, Health, HealthStatus, Operation
@@ -115,7 +116,8 @@ class LookupResult:
     finds several records (an enterprise search by representative) has a tuple.
     ``cached`` says that the cache answered with an entry this client's own look-up
     filled; a hit on another client's entry is not reported (it would tell that someone
-    else looked this person up), though its audit entry records it.
+    else looked this person up), though its audit entry records it. ``receipt`` is the
+    signed receipt (compact JWS) when one was asked for: its digest covers `data`.
     """
 
     source: str
@@ -124,6 +126,7 @@ class LookupResult:
     audit_id: str | None
     request_id: str
     cached: bool = False
+    receipt: str | None = None
 
     def data(self) -> Any:
         """The disclosed fields as JSON-ready data."""
@@ -134,12 +137,17 @@ class LookupResult:
 
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
-    """The answer to a verification: per field, match / mismatch / unknown."""
+    """The answer to a verification: per field, match / mismatch / unknown.
+
+    ``receipt`` is the signed receipt when one was asked for: its digest covers the
+    verification's JSON form.
+    """
 
     source: str
     verification: Verification
     audit_id: str | None
     request_id: str
+    receipt: str | None = None
 
     @property
     def matches(self) -> Mapping[str, str]:
@@ -169,7 +177,8 @@ class AuthenticationResult:
 
     ``ticket``, for a client with the ``citizen-portal`` role and a login at the
     configured level, lets that client read the citizen's access history
-    (`Hub.access_history`) for a few minutes.
+    (`Hub.access_history`) for a few minutes. ``receipt`` is the signed receipt when
+    one was asked for: its digest covers `data`.
     """
 
     source: str
@@ -178,6 +187,7 @@ class AuthenticationResult:
     audit_id: str | None
     request_id: str
     ticket: str | None = dataclasses.field(default=None, repr=False)
+    receipt: str | None = None
 
     def data(self) -> Any:
         return _disclosed(self.identity, self.fields)
@@ -447,6 +457,7 @@ class Hub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> LookupResult:
         """Look a record up in ``source``.
 
@@ -457,6 +468,7 @@ class Hub:
             fields: The record fields wanted; None means all the client may see.
             request_id: Carried to the upstream, the logs and the audit entry;
                 generated when absent.
+            receipt: Sign a receipt of the answer (`LookupResult.receipt`).
 
         Raises:
             HubError: one of the typed errors; ``audit_id`` is set on it.
@@ -479,7 +491,10 @@ class Hub:
                 )
             outcome.fields = kept
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
+            found = LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
+            if receipt:
+                return replace(found, receipt=self._receipt(outcome, audit_id, found.data()))
+            return found
 
         return await self._call(source, Operation.LOOKUP, query, purpose, request_id, run, fields)
 
@@ -490,6 +505,7 @@ class Hub:
         *,
         purpose: Purpose | Mapping[str, Any],
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> VerificationResult:
         """Check claimed facts against ``source`` without revealing its data.
 
@@ -501,6 +517,7 @@ class Hub:
             claim: The identifier and the facts to check, as the source's ``Claim``.
             purpose: Who asks, for which procedure and dossier.
             request_id: As for `lookup`.
+            receipt: Sign a receipt of the answer (`VerificationResult.receipt`).
 
         Raises:
             HubError: one of the typed errors; ``audit_id`` is set on it. `Forbidden`
@@ -526,7 +543,14 @@ class Hub:
                     held.refuted = verification.verdict is Verdict.REFUTED
             outcome.fields = tuple(sorted(verification.matches))
             audit_id = await self._record(outcome, Outcome.OK, None)
-            return VerificationResult(src.info.name, verification, audit_id, call.request_id)
+            signed = (
+                self._receipt(outcome, audit_id, verification.model_dump(mode="json"))
+                if receipt
+                else None
+            )
+            return VerificationResult(
+                src.info.name, verification, audit_id, call.request_id, signed
+            )
 
         return await self._call(source, Operation.VERIFY, claim, purpose, request_id, run, None)
 
@@ -538,10 +562,12 @@ class Hub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> AuthenticationResult:
         """Turn a credential (e.g. a VNeID authorization code) into a verified identity.
 
-        Not retried: a one-time credential cannot be presented twice.
+        Not retried: a one-time credential cannot be presented twice. ``receipt`` asks
+        for a signed receipt of the answer (`AuthenticationResult.receipt`).
         """
 
         async def run(
@@ -564,9 +590,12 @@ class Hub:
                 and identity.level >= self.tickets.level
                 else None
             )
-            return AuthenticationResult(
+            known = AuthenticationResult(
                 src.info.name, minimised, kept, audit_id, call.request_id, ticket
             )
+            if receipt:
+                return replace(known, receipt=self._receipt(outcome, audit_id, known.data()))
+            return known
 
         return await self._call(
             source, Operation.AUTHENTICATE, credential, purpose, request_id, run, fields
@@ -823,6 +852,28 @@ class Hub:
                 if exc.audit_id is None and not isinstance(exc, AuditUnavailable):
                     exc.audit_id = await self._record(outcome, _outcome_of(exc), exc)
                 raise
+
+    def _receipt(self, outcome: _Outcome, audit_id: str | None, data: Any) -> str | None:
+        """The signed receipt of a call whose answer carries ``data``.
+
+        None without an audit entry (fail-open): a receipt vouches for an entry.
+        """
+        purpose = outcome.purpose
+        if audit_id is None or purpose is None:
+            return None
+        claims = ReceiptClaims(
+            audit_id=audit_id,
+            time=format_time(dt.datetime.now(dt.UTC)),
+            client=purpose.client,
+            officer=purpose.officer,
+            procedure=purpose.procedure,
+            dossier=purpose.dossier,
+            source=outcome.source,
+            operation=outcome.operation.value,
+            fields=sorted(outcome.fields),
+            digest=data_digest(data),
+        )
+        return self.audit.receipts.sign(claims)
 
     def _source(self, name: str) -> _Source:
         try:
@@ -1126,10 +1177,18 @@ class SyncHub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> LookupResult:
         """As `Hub.lookup`, blocking."""
         return self._run(
-            self._hub.lookup(source, query, purpose=purpose, fields=fields, request_id=request_id)
+            self._hub.lookup(
+                source,
+                query,
+                purpose=purpose,
+                fields=fields,
+                request_id=request_id,
+                receipt=receipt,
+            )
         )
 
     def verify(
@@ -1139,9 +1198,12 @@ class SyncHub:
         *,
         purpose: Purpose | Mapping[str, Any],
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> VerificationResult:
         """As `Hub.verify`, blocking."""
-        return self._run(self._hub.verify(source, claim, purpose=purpose, request_id=request_id))
+        return self._run(
+            self._hub.verify(source, claim, purpose=purpose, request_id=request_id, receipt=receipt)
+        )
 
     def authenticate(
         self,
@@ -1151,11 +1213,17 @@ class SyncHub:
         purpose: Purpose | Mapping[str, Any],
         fields: Sequence[str] | None = None,
         request_id: str | None = None,
+        receipt: bool = False,
     ) -> AuthenticationResult:
         """As `Hub.authenticate`, blocking."""
         return self._run(
             self._hub.authenticate(
-                source, credential, purpose=purpose, fields=fields, request_id=request_id
+                source,
+                credential,
+                purpose=purpose,
+                fields=fields,
+                request_id=request_id,
+                receipt=receipt,
             )
         )
 

@@ -68,15 +68,23 @@ def parse_checkpoint(stored: StoredCheckpoint) -> Checkpoint:
     return checkpoint_from_row(stored.body, stored.signature)
 
 
-async def build_proof(snapshot: Snapshot, node: str, index: int) -> InclusionProof:
-    """The inclusion proof of entry ``index`` of ``node`` against its newest checkpoint.
+async def build_proof(
+    snapshot: Snapshot, node: str, index: int, against: StoredCheckpoint | None = None
+) -> InclusionProof:
+    """The inclusion proof of entry ``index`` of ``node`` against one of its checkpoints.
+
+    Args:
+        snapshot: The store, read in one snapshot.
+        node: The entry's node.
+        index: The entry's index.
+        against: The stored checkpoint to prove against; by default the node's newest.
 
     Raises:
         NotCovered: no checkpoint covers the entry.
         StoreError: the stored tree does not reproduce the checkpoint's root (it was
             tampered with: ``hub audit verify`` names how).
     """
-    stored = await snapshot.newest_checkpoint(node)
+    stored = against if against is not None else await snapshot.newest_checkpoint(node)
     if stored is None:
         raise NotCovered(f"no signed checkpoint of node {node} covers entry {index}")
     try:

@@ -27,6 +27,7 @@ refuses to write: the hub fails closed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import re
@@ -62,12 +63,14 @@ from hub.audit._keys import (
     trusted_keys,
 )
 from hub.audit._proof import InclusionProof, NotCovered, build_proof
+from hub.audit._receipt import ProofBundle, ReceiptSigner
 from hub.audit._resume import Tampered, check_stored_tree
 from hub.audit._state import SignedState, WriterState
 from hub.audit._store import (
     Batch,
     IndexTaken,
     NodeBusy,
+    Snapshot,
     Store,
     StoredCheckpoint,
     StoreError,
@@ -76,6 +79,7 @@ from hub.audit._store import (
 from hub.audit._tree import TileTree
 from hub.audit._witnessing import Witnessing, WitnessLag
 from hub.audit.merkle import leaf_hash
+from hub.audit.note import NoteSignature, parse_note
 from hub.errors import AuditUnavailable, InvalidQuery, NotFound
 
 __all__ = ["MAX_SLOTS", "AuditTrail", "writer_names"]
@@ -166,6 +170,7 @@ class AuditTrail:
         self._origin = origin_of(settings.origin_prefix, node)
         self._key = key
         self._key_id = key_id(key.public_key())
+        self._receipts = ReceiptSigner(key)
         self._keys = {key_id(public): public for public in trusted}
         self._keys[self._key_id] = key.public_key()
         self._witnessing = (
@@ -179,6 +184,8 @@ class AuditTrail:
             if settings.witnesses
             else None
         )
+        self._witness_names = frozenset(settings.witnesses)
+        self._quorum = settings.quorum
         self._pseudonymise = pseudonymiser
         self._mac = mac
         self._state = state
@@ -384,6 +391,86 @@ class AuditTrail:
             raise NotFound(f"no signed entry {audit_id} in the audit trail") from None
         except StoreError as exc:
             raise AuditUnavailable(f"cannot prove the entry: {exc}") from None
+
+    @property
+    def receipts(self) -> ReceiptSigner:
+        """Signs receipts of this node's calls with the trail's key."""
+        return self._receipts
+
+    def public_keys(self) -> list[Ed25519PublicKey]:
+        """The keys a verifier trusts: this writer's, then ``[audit] trusted_keys``."""
+        own = self._keys[self._key_id]
+        return [own, *(key for kid, key in self._keys.items() if kid != self._key_id)]
+
+    async def bundle(self, audit_id: str) -> ProofBundle:
+        """The proof bundle of one entry: against the newest checkpoint a quorum of
+        witnesses cosigned (without witnesses, the newest checkpoint).
+
+        Args:
+            audit_id: The id `append` returned.
+
+        Raises:
+            InvalidQuery: the text is not an audit id.
+            NotFound: the trail holds no such entry, or no witnessed checkpoint covers it
+                yet (the witnesses cosign within seconds: ask again).
+            AuditUnavailable: the store cannot be read, or its tree does not match its
+                checkpoint.
+        """
+        try:
+            node, index = parse_audit_id(audit_id)
+        except ValueError as exc:
+            raise InvalidQuery.for_field("audit_id", str(exc)) from None
+        tree = self._tree
+        if node == self._node and tree is not None and index < tree.size:
+            await self._checkpoint_now(sign=index >= self._signed.size)
+        try:
+            async with self._store.snapshot() as snapshot:
+                stored, lines = await self._witnessed(snapshot, node)
+                proof = await build_proof(snapshot, node, index, against=stored)
+                rows = await snapshot.bodies(node, index, index + 1)
+        except NotCovered:
+            raise NotFound(
+                f"no witnessed checkpoint covers entry {audit_id} (yet)"
+                if self._witness_names
+                else f"no signed entry {audit_id} in the audit trail"
+            ) from None
+        except StoreError as exc:
+            raise AuditUnavailable(f"cannot prove the entry: {exc}") from None
+        assert proof.checkpoint.note is not None
+        note = parse_note(proof.checkpoint.note).with_signatures(
+            NoteSignature.parse_line(line) for line in lines
+        )
+        return ProofBundle(
+            audit_id=proof.audit_id,
+            entry=base64.b64encode(rows[0][1]).decode(),
+            index=index,
+            tree_size=proof.tree_size,
+            proof=proof.proof,
+            checkpoint=str(note),
+        )
+
+    async def _witnessed(
+        self, snapshot: Snapshot, node: str
+    ) -> tuple[StoredCheckpoint | None, list[str]]:
+        """The newest checkpoint of ``node`` a quorum cosigned, and its cosignatures.
+
+        None (the newest checkpoint) without witnesses.
+
+        Raises:
+            NotCovered: no checkpoint is cosigned by a quorum yet.
+        """
+        if not self._witness_names:
+            return None, []
+        by_seq: dict[int, dict[str, str]] = {}
+        for seq, witness, line in await snapshot.cosignatures(node):
+            if witness in self._witness_names:
+                by_seq.setdefault(seq, {})[witness] = line
+        witnessed = [seq for seq, lines in by_seq.items() if len(lines) >= self._quorum]
+        if not witnessed:
+            raise NotCovered(f"no checkpoint of node {node} is witnessed yet")
+        seq = max(witnessed)
+        stored = next(item for item in await snapshot.checkpoints(node, seq) if item.seq == seq)
+        return stored, [by_seq[seq][name] for name in sorted(by_seq[seq])]
 
     async def check(self) -> None:
         """Raise AuditUnavailable unless the store can take an entry now (for /readyz)."""

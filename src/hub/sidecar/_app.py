@@ -35,8 +35,9 @@ from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
 from hub._purpose import Purpose
 from hub.audit import InclusionProof
+from hub.audit._receipt import ProofBundle, jwks
 from hub.connector import Health, HealthStatus, Operation
-from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery
+from hub.errors import AuditUnavailable, Forbidden, HubError, InvalidQuery, NotFound
 from hub.sidecar._auth import Authenticator, Refused
 from hub.sidecar._declarations import Alive, Readiness, declare
 from hub.sidecar._metrics import Metrics
@@ -49,6 +50,7 @@ log = get_logger("hub.sidecar")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SOURCE = r"^[a-z][a-z0-9_]{0,63}$"
+_AUDIT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"
 _JSON = "application/json"
 # How long /readyz waits for the audit store before calling it down.
 _READINESS_TIMEOUT = 1.0
@@ -78,6 +80,10 @@ class OperationRequest(BaseModel):
     query: dict[str, Any] = Field(examples=[{"national_id": "037090001234"}])
     purpose: PurposeIn
     fields: list[str] | None = Field(default=None, description="Record fields wanted")
+    receipt: bool = Field(
+        default=False,
+        description="Sign a receipt of the answer (a compact JWS the portal keeps in its dossier)",
+    )
 
 
 class ProfileRequest(BaseModel):
@@ -92,6 +98,9 @@ class LookupAnswer(BaseModel):
     record: dict[str, Any] | list[dict[str, Any]]
     audit_id: str | None
     cached: bool
+    receipt: str | None = Field(
+        default=None, description="The signed receipt (compact JWS), when one was asked for"
+    )
 
 
 class VerifyAnswer(BaseModel):
@@ -99,6 +108,9 @@ class VerifyAnswer(BaseModel):
     verification: dict[str, Any]
     audit_id: str | None
     cached: bool
+    receipt: str | None = Field(
+        default=None, description="The signed receipt (compact JWS), when one was asked for"
+    )
 
 
 class AuthenticateAnswer(BaseModel):
@@ -111,6 +123,13 @@ class AuthenticateAnswer(BaseModel):
         description="For a citizen-portal client and a login at the required level: the "
         "citizen's access-history ticket, for GET /v1/me/accesses (X-Access-Ticket).",
     )
+    receipt: str | None = Field(
+        default=None, description="The signed receipt (compact JWS), when one was asked for"
+    )
+
+
+class JsonWebKeySet(BaseModel):
+    keys: list[dict[str, Any]] = Field(description="Ed25519 keys (OKP), each with its kid")
 
 
 class SourceHealth(BaseModel):
@@ -416,22 +435,40 @@ def create_app(
             except _Conflict as conflict:
                 return conflict.response(request_id(request))
             rid = request_id(request)
+            signed = body.receipt
             if operation is Operation.LOOKUP:
                 found = await the_hub.lookup(
-                    source, body.query, purpose=purpose, fields=body.fields, request_id=rid
+                    source,
+                    body.query,
+                    purpose=purpose,
+                    fields=body.fields,
+                    request_id=rid,
+                    receipt=signed,
                 )
-                return _json(_lookup_answer(found), audit_id=found.audit_id)
+                payload = _lookup_answer(found)
+                if signed:
+                    payload["receipt"] = found.receipt
+                return _json(payload, audit_id=found.audit_id)
             if operation is Operation.VERIFY:
-                checked = await the_hub.verify(source, body.query, purpose=purpose, request_id=rid)
+                checked = await the_hub.verify(
+                    source, body.query, purpose=purpose, request_id=rid, receipt=signed
+                )
                 payload = {
                     "source": checked.source,
                     "verification": checked.verification.model_dump(mode="json"),
                     "audit_id": checked.audit_id,
                     "cached": False,
                 }
+                if signed:
+                    payload["receipt"] = checked.receipt
                 return _json(payload, audit_id=checked.audit_id)
             known = await the_hub.authenticate(
-                source, body.query, purpose=purpose, fields=body.fields, request_id=rid
+                source,
+                body.query,
+                purpose=purpose,
+                fields=body.fields,
+                request_id=rid,
+                receipt=signed,
             )
             payload = {
                 "source": known.source,
@@ -440,6 +477,8 @@ def create_app(
                 "cached": False,
                 "ticket": known.ticket,
             }
+            if signed:
+                payload["receipt"] = known.receipt
             return _json(payload, audit_id=known.audit_id)
 
         return await guarded(request, handle)
@@ -568,7 +607,7 @@ def create_app(
     @app.get("/v1/audit/{audit_id}/proof", response_model=InclusionProof, responses=responses)
     async def audit_proof(
         request: Request,
-        audit_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"),
+        audit_id: str = Path(pattern=_AUDIT_ID),
     ) -> Response:
         """The inclusion proof of an audit entry against the newest checkpoint (inspectors)."""
 
@@ -611,6 +650,34 @@ def create_app(
             return _json(history.model_dump(mode="json"), audit_id=history.audit_id)
 
         return await guarded(request, handle)
+
+    @app.get("/v1/audit/{audit_id}/bundle", response_model=ProofBundle, responses=responses)
+    async def audit_bundle(
+        request: Request,
+        audit_id: str = Path(pattern=_AUDIT_ID),
+    ) -> Response:
+        """The proof bundle of an audit entry: the entry, its inclusion proof and the
+        newest witnessed checkpoint with its cosignatures, for `hub receipt verify`.
+
+        A client gets the bundles of its own calls (those its receipts name); an
+        inspector gets any. Another client's entry answers 404, as a missing one does,
+        so that nobody learns which calls others made.
+        """
+
+        async def handle(client: str) -> Response:
+            bundle = await the_hub.audit.bundle(audit_id)
+            if not the_hub.policy.has_role(client, "inspector") and (
+                bundle.recorded().get("client") != client
+            ):
+                raise NotFound(f"no signed entry {audit_id} in the audit trail")
+            return _json(bundle.model_dump(mode="json"))
+
+        return await guarded(request, handle)
+
+    @app.get("/.well-known/jwks.json", response_model=JsonWebKeySet)
+    async def jwks_endpoint() -> Response:
+        """The keys that verify receipts (JWKS): each writer's signing key, by its kid."""
+        return _json(jwks(the_hub.audit.public_keys()))
 
     @app.get("/healthz", response_model=Alive)
     async def healthz() -> Response:
