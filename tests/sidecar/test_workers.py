@@ -13,14 +13,16 @@ from hub._config import ConfigError, SidecarSettings
 from hub.sidecar._auth import hash_key
 from hub.sidecar._serve import per_worker
 
-KEY_HASH = hash_key("key-portal-0123456789abcdef0123456789")
+def key_hash(client: str) -> str:
+    """A key of its own for each client: two clients never share one."""
+    return hash_key(f"key-{client}-0123456789abcdef0123456789")
 
 
 def settings_with(**values: object):
     clients = {
-        "limited": {"key_sha256": KEY_HASH, "rate": 50.0, "burst": 100},
-        "tiny": {"key_sha256": KEY_HASH, "rate": 1.0, "burst": 1},
-        "free": {"key_sha256": KEY_HASH},
+        "limited": {"key_sha256": key_hash("limited"), "rate": 50.0, "burst": 100},
+        "tiny": {"key_sha256": key_hash("tiny"), "rate": 1.0, "burst": 1},
+        "free": {"key_sha256": key_hash("free")},
     }
     return load_settings(None, clients=clients, **values)
 
