@@ -13,6 +13,7 @@ from hub._config import ConfigError, SidecarSettings
 from hub.sidecar._auth import hash_key
 from hub.sidecar._serve import per_worker
 
+
 def key_hash(client: str) -> str:
     """A key of its own for each client: two clients never share one."""
     return hash_key(f"key-{client}-0123456789abcdef0123456789")
