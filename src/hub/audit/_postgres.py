@@ -465,6 +465,22 @@ class PostgresStore(Store):
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         conn = await self._connection()
         try:
+            async with self._read_only(conn) as snapshot:
+                yield snapshot
+        finally:
+            await self._pool.putconn(conn)
+
+    @contextlib.asynccontextmanager
+    async def writer_snapshot(self) -> AsyncIterator[Snapshot]:
+        conn = self._writer
+        if conn is None:
+            raise StoreError("the writer is not open")
+        async with self._read_only(conn) as snapshot:
+            yield snapshot
+
+    @contextlib.asynccontextmanager
+    async def _read_only(self, conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[Snapshot]:
+        try:
             async with conn.transaction():
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 cur = await conn.execute("SELECT to_regclass('audit_checkpoints') IS NOT NULL")
@@ -474,8 +490,6 @@ class PostgresStore(Store):
                 yield _PostgresSnapshot(conn)
         except psycopg.Error as exc:
             raise _error(exc) from None
-        finally:
-            await self._pool.putconn(conn)
 
 
 class _TextAsBytes(Loader):

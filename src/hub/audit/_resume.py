@@ -104,7 +104,7 @@ async def check_stored_tree(
         Tampered: something does not hold; names the first index at fault.
         StoreError: the store cannot be read.
     """
-    async with store.snapshot() as snapshot:
+    async with store.writer_snapshot() as snapshot:
         newest: Checkpoint | None = None
         if head.checkpoint is not None:
             since = remembered.seq if remembered is not None else 0

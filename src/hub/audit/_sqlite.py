@@ -229,10 +229,11 @@ class SqliteStore(Store):
             conn.close()
             raise _error(exc) from None
         if create:
-            # SQLite gives the WAL and shared-memory files the database file's mode,
-            # except files an older version left behind.
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
+            # SQLite gives the WAL and shared-memory files the database file's mode; a
+            # trail made before it was private is made so now. Where the mode cannot be
+            # changed (another owner, an immutable file), the store still works.
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
                     os.chmod(f"{self.path}{suffix}", 0o600)
         return conn
 
@@ -450,10 +451,23 @@ class SqliteStore(Store):
 
 
 def _private_file(path: Path) -> None:
-    """Make ``path`` (and its folder) readable by this user alone: the trail is personal data."""
-    private_dir(path.parent)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+    """Create ``path`` (and its folder) readable by this user alone: the trail is personal data.
+
+    Raises:
+        StoreError: the folder or the file cannot be made.
+    """
+    if path.exists():
+        return
+    try:
+        private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+    # The mode given to open is masked by the umask; the trail's must not be.
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 def _read_head(conn: sqlite3.Connection, node: str) -> Head:

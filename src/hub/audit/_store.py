@@ -268,6 +268,15 @@ class Store(ABC):
             StoreError: the store is unreachable or holds no trail.
         """
 
+    def writer_snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
+        """A consistent read-only view on the writer's own connection, where it has one.
+
+        The writer's checks of its stored tree read through it, so that they never wait
+        for (or hold) a connection that readers such as /readyz need while the store is
+        failing. Without a writer connection of its own, a store gives `snapshot`.
+        """
+        return self.snapshot()
+
     @abstractmethod
     async def close_writer(self) -> None:
         """Give up the writer's connection and its claim on the node."""

@@ -15,8 +15,10 @@ ASGI TLS extension's ``client_cert_chain`` (PEM), for the app to read its subjec
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -42,11 +44,12 @@ _TIMEOUT = (
 class SidecarProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with read deadlines and the client's certificate."""
 
-    header_timeout: ClassVar[float] = 10.0
-    body_timeout: ClassVar[float] = 10.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout: float = 10.0, body_timeout: float = 10.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self._deadline: asyncio.TimerHandle | None = None
         # What the connection waits for from the client: a request, its headers, its body.
         self._awaiting: Literal["request", "headers", "body"] = "request"
@@ -113,12 +116,14 @@ class SidecarProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def sidecar_protocol(*, header_timeout: float, body_timeout: float) -> type[SidecarProtocol]:
-    """The protocol class with these read deadlines (uvicorn takes a class, not an instance)."""
+def sidecar_protocol(
+    *, header_timeout: float, body_timeout: float
+) -> Callable[..., SidecarProtocol]:
+    """The protocol with these read deadlines, as uvicorn makes one per connection.
 
-    class Configured(SidecarProtocol):
-        pass
-
-    Configured.header_timeout = header_timeout
-    Configured.body_timeout = body_timeout
-    return Configured
+    A partial of a module-level class, not a class made here: the supervisor of
+    ``--workers`` hands its configuration to each worker pickled.
+    """
+    return functools.partial(
+        SidecarProtocol, header_timeout=header_timeout, body_timeout=body_timeout
+    )
