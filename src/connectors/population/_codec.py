@@ -131,6 +131,7 @@ class LookupCodec:
         self._operation = binding.get(OPERATION)
         self._client = client
         self._binding = binding
+        self._agency = agency
         self._templates: dict[frozenset[str], tuple[tuple[str, ...], list[bytes]]] = {}
         self.headers: dict[str, str] = {}
         for shape in _SHAPES:
@@ -155,9 +156,12 @@ class LookupCodec:
     def request(self, params: Mapping[str, Any]) -> bytes | None:
         """The request bytes zeep would send for ``params``; None to let zeep build them.
 
-        ``params`` are the operation's fields besides MaDonVi, absent ones as None.
+        ``params`` are the operation's fields, absent ones as None; MaDonVi, when
+        given, must be the agency the templates hold.
         """
         given = {name: value for name, value in params.items() if value is not None}
+        if given.pop("MaDonVi", self._agency) != self._agency:
+            return None
         template = self._templates.get(frozenset(given))
         if template is None:
             return None
