@@ -7,6 +7,12 @@ both). ``transport = "native"`` in a source's settings selects httpx's own.
 
 Every request leaves with the call's ``X-Request-ID``, and every answer is cut off
 at the source's ``max_response_bytes``, whatever the connector does with it.
+
+The client sends a request straight through its transport: the hub uses none of
+what httpx's client layer adds around it (cookie persistence, auth flows, event
+hooks, following redirects), and that layer cost as much CPU per look-up as the
+transport itself. A request that does ask for one of them (an ``auth`` argument, a
+cookie, a per-request timeout ...) takes httpx's own path.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextvars
 import ssl
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -121,6 +128,123 @@ class _HubTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class _HubClient(httpx.AsyncClient):
+    """httpx's client, sending each request straight through the source's transport.
+
+    Everything the hub relies on lives in the transport: TLS and mTLS, the pool,
+    timeouts (carried in the request's ``timeout`` extension), the request id, the
+    size limit and decompression. Redirects are not followed (a 3xx answer is
+    returned as it is, as ``follow_redirects=False`` does) and cookies an upstream
+    sets are not kept: no upstream is a browser session, and a cookie must not carry
+    state from one citizen's look-up to the next.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        # No proxies and no mounts: every request goes to this one transport.
+        self._outbound = transport
+        # What a path starting with "/" is appended to; httpx keeps the base URL's path
+        # ending in "/", though it prints a bare host without it.
+        base = self.base_url
+        self._base: str | None = None
+        if base.is_absolute_url and not base.query and not base.fragment:
+            self._base = str(base).removesuffix("/") + "/"
+
+    def build_request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        params: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,
+        extensions: Any = None,
+    ) -> httpx.Request:
+        """A request on the source's base URL, with the client's headers and timeout."""
+        full = self._joined(url)
+        if (
+            full is None
+            or files is not None
+            or cookies is not None
+            or extensions is not None
+            or timeout is not httpx.USE_CLIENT_DEFAULT
+            or self.params
+            or self.cookies
+        ):
+            return super().build_request(
+                method,
+                url,
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                params=params,
+                headers=headers,
+                cookies=cookies,
+                timeout=timeout,
+                extensions=extensions,
+            )
+        merged = httpx.Headers(self.headers)
+        if headers is not None:
+            merged.update(headers)
+        return httpx.Request(
+            method,
+            full,
+            content=content,
+            data=data,
+            json=json,
+            params=params,
+            headers=merged,
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+
+    def _joined(self, url: httpx.URL | str) -> str | None:
+        """The absolute URL of ``url``, parsed once; None when httpx must merge it."""
+        if not isinstance(url, str) or "#" in url:
+            return None
+        if url.startswith(("http://", "https://")):
+            return url
+        if self._base is not None and url.startswith("/") and not url.startswith("//"):
+            return self._base + url[1:]
+        return None
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        """Send one request through the transport and read its answer (unless ``stream``)."""
+        if (auth is not httpx.USE_CLIENT_DEFAULT and auth is not None) or follow_redirects is True:
+            return await super().send(
+                request, stream=stream, auth=auth, follow_redirects=follow_redirects
+            )
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        if "timeout" not in request.extensions:
+            request.extensions = {**request.extensions, "timeout": self.timeout.as_dict()}
+        try:
+            response = await self._outbound.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
+
+
 def _ssl_context(settings: SourceSettings) -> ssl.SSLContext | bool:
     tls = settings.tls
     if not tls.verify:
@@ -151,7 +275,7 @@ def build_client(settings: SourceSettings, *, source: str) -> httpx.AsyncClient:
     timeout = httpx.Timeout(
         settings.attempt_timeout, connect=settings.connect_timeout, pool=settings.attempt_timeout
     )
-    return httpx.AsyncClient(
+    return _HubClient(
         base_url=settings.url,
         transport=_HubTransport(inner, limit=settings.limits.max_response_bytes, source=source),
         timeout=timeout,

@@ -6,6 +6,8 @@ upstream; zeep parses answers with DTDs, entities and external references forbid
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import httpx
@@ -16,6 +18,7 @@ from zeep.helpers import serialize_object
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
+from connectors.population._codec import LookupCodec
 from hub.connector import (
     Call,
     Connector,
@@ -178,6 +181,7 @@ class PopulationConnector(Connector):
         self._service = AsyncServiceProxy(
             client, client.wsdl.bindings[f"{{{NAMESPACE}}}DanCuBinding"], address=settings.url
         )
+        self._codec = LookupCodec(client, self._service, self._agency)
 
     @classmethod
     def person_query(cls, national_id: str) -> dict[str, Any]:
@@ -195,8 +199,10 @@ class PopulationConnector(Connector):
                 HoVaTen=query.full_name,
                 NgayThangNamSinh=query.date_of_birth.compact(),
             )
-        answer = await self._invoke("TraCuuCongDan", params)
+        answer = await self._look_up(params)
         try:
+            if isinstance(answer, dict):
+                return _citizen(answer["CongDan"])
             return _citizen(serialize_object(answer.CongDan, dict))
         except (ValidationError, ValueError, KeyError, TypeError, AttributeError):
             raise UpstreamError(
@@ -237,29 +243,50 @@ class PopulationConnector(Connector):
     async def aclose(self) -> None:
         self._transport.close_wsdl_client()
 
+    async def _look_up(self, params: dict[str, Any]) -> Any:
+        """TraCuuCongDan through the compiled codec, or zeep where the codec steps aside."""
+        message = self._codec.request(params)
+        if message is None:
+            return await self._invoke("TraCuuCongDan", params)
+        response = await self._transport.post(self._codec.address, message, self._codec.headers)
+        if response.status_code == 200:
+            answer = self._codec.answer(response.content, response.headers.get("Content-Type", ""))
+            if answer is not None:
+                return answer
+        # A fault or an answer the codec does not expect: zeep's reading decides.
+        with _zeep_errors():
+            return self._codec.reply(self._transport.new_response(response))
+
     async def _invoke(self, operation: str, params: dict[str, Any]) -> Any:
         """Call one SOAP operation; SOAP faults and bad XML become typed errors."""
-        try:
+        with _zeep_errors():
             return await getattr(self._service, operation)(**params)
-        except zeep.exceptions.Fault as fault:
-            raise _fault_error(fault) from None
-        except zeep.exceptions.TransportError as exc:
-            # zeep's message quotes the upstream's body; ours names only the status.
-            raise UpstreamError(
-                f"the register answered {exc.status_code} without a SOAP envelope", source=SOURCE
-            ) from None
-        except (
-            zeep.exceptions.XMLSyntaxError,
-            zeep.exceptions.XMLParseError,
-            zeep.exceptions.DTDForbidden,
-            zeep.exceptions.EntitiesForbidden,
-            zeep.exceptions.ExternalReferenceForbidden,
-            zeep.exceptions.ValidationError,
-            zeep.exceptions.UnexpectedElementError,
-        ) as exc:
-            raise UpstreamError(
-                f"the register answered with unusable XML ({type(exc).__name__})", source=SOURCE
-            ) from None
+
+
+@contextmanager
+def _zeep_errors() -> Iterator[None]:
+    """SOAP faults and bad XML, as zeep raises them, become typed errors."""
+    try:
+        yield
+    except zeep.exceptions.Fault as fault:
+        raise _fault_error(fault) from None
+    except zeep.exceptions.TransportError as exc:
+        # zeep's message quotes the upstream's body; ours names only the status.
+        raise UpstreamError(
+            f"the register answered {exc.status_code} without a SOAP envelope", source=SOURCE
+        ) from None
+    except (
+        zeep.exceptions.XMLSyntaxError,
+        zeep.exceptions.XMLParseError,
+        zeep.exceptions.DTDForbidden,
+        zeep.exceptions.EntitiesForbidden,
+        zeep.exceptions.ExternalReferenceForbidden,
+        zeep.exceptions.ValidationError,
+        zeep.exceptions.UnexpectedElementError,
+    ) as exc:
+        raise UpstreamError(
+            f"the register answered with unusable XML ({type(exc).__name__})", source=SOURCE
+        ) from None
 
 
 def _fault_error(fault: zeep.exceptions.Fault) -> HubError:
