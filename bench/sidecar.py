@@ -1,6 +1,6 @@
 """The sidecar against a bare forwarder of the same look-ups, side by side in one run.
 
-    python -m bench.sidecar [--seconds 5] [--rounds 3] [--connections 64]
+    python -m bench.sidecar [--seconds 5] [--rounds 3] [--connections 64] [--workers N]
 
 Both answer ``POST /v1/sources/{source}/lookup`` for the population (SOAP) and the
 budget-unit (REST) mocks: the sidecar (audit on, SQLite, durable) and
@@ -14,6 +14,11 @@ rounds. Peak resident memory is read from /proc after the load.
 The goals, each printed as met or not: at 64 connections, at least two thirds of the
 bare forwarder's throughput and at most twice its p99; at 1 connection, at most 1 ms
 more at the median; the sidecar under 200 MB resident.
+
+With ``--workers N`` a third service joins the rounds: the same sidecar with N worker
+processes (`hub serve --workers N`). Every row also gives the CPU its service's
+processes (the supervisor and its workers) spent per look-up, read from /proc: the
+figure from which a projection to a larger host starts.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -108,7 +114,26 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def hub_config(work: Path, port: int, tables: dict[str, dict[str, Any]]) -> Path:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process and every process below it, from /proc."""
+    total = 0.0
+    pending = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def hub_config(
+    work: Path, port: int, tables: dict[str, dict[str, Any]], *, workers: int = 1
+) -> Path:
     """The sidecar's configuration; the bare forwarder reads its sources and client key."""
     lines = [
         f'data_dir = "{work / "var"}"',
@@ -116,6 +141,7 @@ def hub_config(work: Path, port: int, tables: dict[str, dict[str, Any]]) -> Path
         'level = "warning"',
         "[sidecar]",
         f"port = {port}",
+        f"workers = {workers}",
         "[clients.bench]",
         f'key_sha256 = "{hash_key(KEY)}"',
     ]
@@ -124,7 +150,7 @@ def hub_config(work: Path, port: int, tables: dict[str, dict[str, Any]]) -> Path
     for source, table in tables.items():
         lines += [f"[sources.{source}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
         lines += [f"[sources.{source}.limits]", "concurrency = 256"]
-    config = work / "hub.toml"
+    config = work / f"hub-{workers}.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
 
@@ -138,14 +164,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=0, help="add a sidecar with N workers")
     args = parser.parse_args()
+    services = SERVICES if args.workers < 2 else (*SERVICES, f"sidecar x{args.workers}")
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="bench-sidecar-"))
-    ports = {name: free_port() for name in (*SOURCES, *SERVICES)}
+    ports = {name: free_port() for name in (*SOURCES, *services)}
     mock_urls = {source: f"http://127.0.0.1:{ports[source]}" for source in SOURCES}
-    urls = {service: f"http://127.0.0.1:{ports[service]}" for service in SERVICES}
+    urls = {service: f"http://127.0.0.1:{ports[service]}" for service in services}
     tables = {
         source: installed_mocks()[source].hub_settings(mock_urls[source]) for source in SOURCES
     }
@@ -154,6 +182,10 @@ def main() -> None:
         "sidecar": ["-m", "hub", "serve", "--config", str(config)],
         "bare": ["-m", "bench._bare_forwarder", str(config), str(ports["bare"])],
     }
+    if args.workers >= 2:
+        service = services[-1]
+        several = hub_config(work, ports[service], tables, workers=args.workers)
+        commands[service] = ["-m", "hub", "serve", "--config", str(several)]
     c = args.connections
 
     samples: dict[str, list[float]] = {}
@@ -183,10 +215,14 @@ def main() -> None:
                 wrk(url, scripts[source], c, 1)
         for turn in range(args.rounds):
             for source in SOURCES:
-                for service in SERVICES[:: 1 if turn % 2 == 0 else -1]:
+                for service in services[:: 1 if turn % 2 == 0 else -1]:
                     for connections in (1, c):
                         seconds = args.seconds / (2 if connections == 1 else 1)
+                        before = cpu_seconds(processes[service].pid)
                         figures = wrk(urls[service], scripts[source], connections, seconds)
+                        spent = cpu_seconds(processes[service].pid) - before
+                        served = figures["requests_per_s"] * seconds
+                        figures["cpu_ms_per_request"] = 1000 * spent / max(served, 1)
                         for metric, value in figures.items():
                             key = f"{source}:{service}@{connections}:{metric}"
                             samples.setdefault(key, []).append(value)
@@ -204,10 +240,11 @@ def main() -> None:
             "p50 ms": m(source, service, connections, "p50_ms"),
             "p99 ms": m(source, service, connections, "p99_ms"),
             "non-2xx": m(source, service, connections, "errors"),
+            "CPU ms/look-up": m(source, service, connections, "cpu_ms_per_request"),
         }
         for source in SOURCES
         for connections in (c, 1)
-        for service in SERVICES
+        for service in services
     ]
     goals = []
     for source in SOURCES:
@@ -252,7 +289,7 @@ def main() -> None:
         rows,
         goals=goals,
         bare_forwarder_peak_rss_mb=round(rss["bare"], 1),
-        command="python -m bench.sidecar",
+        command=" ".join(["python -m bench.sidecar", *sys.argv[1:]]),
     )
 
 
