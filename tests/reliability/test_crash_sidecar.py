@@ -262,10 +262,13 @@ def test_a_killed_worker_is_replaced_and_loses_no_receipt(
 
     report = verify_cli(config)
     assert report["ok"], report["problems"]
-    # Both slots were taken again after the kills, and by then never a third. A slot
-    # whose last holder was killed may keep unsigned entries (MACed, so still proven) until
-    # a process takes it again: its replacement need not, the first free slot may be other.
-    assert {node["node"] for node in report["nodes"]} == slots
+    # The kills' replacements reused the freed slots: never a third tree. (Which worker
+    # accepts a connection is the kernel's choice, so one of them may have written
+    # nothing.) A slot whose last holder was killed may keep unsigned entries (MACed, so
+    # still proven) until a process takes it again.
+    written = {node["node"] for node in report["nodes"]}
+    assert written, "no worker wrote"
+    assert written <= slots
     print(
         f"{store.partition(':')[0]}: {WORKER_KILLS} worker kills; {checked} answers with an"
         f" audit id across {len(slots)} slots, {sum(load.unanswered.values())} calls cut"
