@@ -47,6 +47,9 @@ class CountingStore(Store):
     async def claim_meta(self, values: dict[str, str]) -> dict[str, str]:
         return await self.inner.claim_meta(values)
 
+    async def add_cosignature(self, node: str, seq: int, witness: str, line: str) -> None:
+        await self.inner.add_cosignature(node, seq, witness, line)
+
     async def probe(self) -> None:
         await self.inner.probe()
 
@@ -63,7 +66,8 @@ class CountingStore(Store):
 async def run(
     store_url: str, data_dir: Path, pool: list[AuditEntry], total: int, writers: int
 ) -> dict[str, Any]:
-    settings = AuditSettings(store=store_url, node="bench-1", append_timeout=30)
+    # A shared store wants configured keys; one benchmark process may use development ones.
+    settings = AuditSettings(store=store_url, node="bench-1", append_timeout=30, development=True)
     store = CountingStore(open_store(settings.store, data_dir=data_dir, timeout=30))
     trail = await AuditTrail._start(store, settings, data_dir=data_dir)
     remaining = total

@@ -75,7 +75,7 @@ def verify_command(settings: AuditSettings, data_dir: Path) -> float:
 
 
 def measure(store_url: str, data_dir: Path, total: int) -> dict[str, Any]:
-    settings = AuditSettings(store=store_url, node="bench-1", append_timeout=60)
+    settings = AuditSettings(store=store_url, node="bench-1", append_timeout=60, development=True)
     asyncio.run(build(settings, data_dir, total))
     count, in_process, cpu = asyncio.run(verify_in_process(settings, data_dir))
     command = verify_command(settings, data_dir)
