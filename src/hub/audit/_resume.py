@@ -168,8 +168,10 @@ def _check_chain(
         if trust is not Trust.HOLDS or checkpoint.node != node:
             if trust is Trust.UNTRUSTED:
                 what = "names a key this writer does not trust"
+            elif trust is Trust.BROKEN:
+                what = "has a signature that does not hold"
             else:
-                what = "is not signed by this node's key"
+                what = f"names node {checkpoint.node}"
             raise Tampered(node, checkpoint.size, f"checkpoint #{stored.seq} {what}")
         if previous is not None and (
             not follows(checkpoint, previous_stored)

@@ -376,6 +376,22 @@ class AuditTrail:
             AuditUnavailable: the store cannot be read, or its tree does not match its
                 checkpoint.
         """
+        node, index = await self._signed_entry(audit_id)
+        try:
+            async with self._store.snapshot() as snapshot:
+                return await build_proof(snapshot, node, index)
+        except NotCovered:
+            raise NotFound(f"no signed entry {audit_id} in the audit trail") from None
+        except StoreError as exc:
+            raise AuditUnavailable(f"cannot prove the entry: {exc}") from None
+
+    async def _signed_entry(self, audit_id: str) -> tuple[str, int]:
+        """The node and index an audit id names, once a checkpoint covers an entry of ours.
+
+        Raises:
+            InvalidQuery: the text is not an audit id.
+            AuditUnavailable: no checkpoint could be signed in time.
+        """
         try:
             node, index = parse_audit_id(audit_id)
         except ValueError as exc:
@@ -384,13 +400,7 @@ class AuditTrail:
         if node == self._node and tree is not None and index < tree.size:
             # Wait for what is in flight; sign first if no checkpoint covers the entry.
             await self._checkpoint_now(sign=index >= self._signed.size)
-        try:
-            async with self._store.snapshot() as snapshot:
-                return await build_proof(snapshot, node, index)
-        except NotCovered:
-            raise NotFound(f"no signed entry {audit_id} in the audit trail") from None
-        except StoreError as exc:
-            raise AuditUnavailable(f"cannot prove the entry: {exc}") from None
+        return node, index
 
     @property
     def receipts(self) -> ReceiptSigner:
@@ -416,13 +426,7 @@ class AuditTrail:
             AuditUnavailable: the store cannot be read, or its tree does not match its
                 checkpoint.
         """
-        try:
-            node, index = parse_audit_id(audit_id)
-        except ValueError as exc:
-            raise InvalidQuery.for_field("audit_id", str(exc)) from None
-        tree = self._tree
-        if node == self._node and tree is not None and index < tree.size:
-            await self._checkpoint_now(sign=index >= self._signed.size)
+        node, index = await self._signed_entry(audit_id)
         try:
             async with self._store.snapshot() as snapshot:
                 stored, lines = await self._witnessed(snapshot, node)
