@@ -20,14 +20,14 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src mocks tests bench examples/flask-portal
-	$(VENV)/bin/ruff format --check src mocks tests bench examples/flask-portal
+	$(VENV)/bin/ruff check src tests bench examples/flask-portal
+	$(VENV)/bin/ruff format --check src tests bench examples/flask-portal
 	cd examples/connector-template && ../../$(VENV)/bin/ruff check . && ../../$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff format src mocks tests bench examples/flask-portal
-	$(VENV)/bin/ruff check --fix src mocks tests bench examples/flask-portal
+	$(VENV)/bin/ruff format src tests bench examples/flask-portal
+	$(VENV)/bin/ruff check --fix src tests bench examples/flask-portal
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

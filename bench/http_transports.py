@@ -23,7 +23,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 from bench._common import free_port, median, report, server_process
-from schemas import schema_path
+from hub.schemas import schema_path
 
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 

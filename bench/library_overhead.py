@@ -37,7 +37,7 @@ from bench._common import free_port, median, report, server_process
 from hub import Hub, load_settings
 from hub._logging import configure_logging
 from hub._registry import installed_mocks
-from schemas import schema_path
+from hub.schemas import schema_path
 
 PURPOSE = {"client": "bench", "officer": "cb.0001", "procedure": "1.001757", "dossier": "BENCH-1"}
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)

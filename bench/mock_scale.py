@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from bench._common import free_port, report, server_process
-from mocks._world import World
+from hub.mocks._world import World
 
 _LOOKUP = (
     '<?xml version="1.0" encoding="utf-8"?>'

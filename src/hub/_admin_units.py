@@ -1,6 +1,6 @@
 """Administrative units the hub itself needs: the 63 provinces before 1 July 2025.
 
-They come from schemas/admin-units-2025.json, a snapshot of the `vietnam-provinces`
+They come from hub.schemas/admin-units-2025.json, a snapshot of the `vietnam-provinces`
 package (see the generator beside it for why a snapshot). The units before the
 reorganisation matter still: a national id's first three digits are the province
 where the birth was registered, as it was then.
@@ -12,7 +12,7 @@ import json
 from functools import cache
 from typing import Any
 
-from schemas import schema_path
+from hub.schemas import schema_path
 
 __all__ = ["legacy_provinces"]
 

@@ -1,4 +1,4 @@
-"""The JSON Schemas of the uniform records, checked into schemas/records/.
+"""The JSON Schemas of the uniform records, checked into src/hub/schemas/records/.
 
 A test fails when a checked-in file drifts from its model; regenerate them with
 ``python -m hub._schemas``.
@@ -14,7 +14,7 @@ from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from hub import records
 from hub._model import Record
-from schemas import SCHEMAS_DIR
+from hub.schemas import SCHEMAS_DIR
 
 __all__ = ["ALWAYS_PRESENT", "RECORD_SCHEMAS", "model_schema", "render", "write_all"]
 

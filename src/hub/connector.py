@@ -9,7 +9,7 @@ A connector is registered by entry point, so that a third party adds a source by
 installing a package::
 
     [project.entry-points."hub.connectors"]
-    population = "connectors.population:PopulationConnector"
+    population = "hub.connectors.population:PopulationConnector"
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ from hub.audit._entry import (
     parse_audit_id,
     record_bytes,
 )
-from schemas import schema_path
+from hub.schemas import schema_path
 from tests.audit.conftest import make_entry
 
 
 def test_schema_file_matches_the_model() -> None:
-    """schemas/audit-entry.schema.json is the model's schema (`python -m hub.audit schema`)."""
+    """hub/schemas/audit-entry.schema.json is the model's schema (`python -m hub.audit schema`)."""
     on_disk = json.loads(schema_path("audit-entry.schema.json").read_text(encoding="utf-8"))
     assert on_disk == entry_json_schema()
 

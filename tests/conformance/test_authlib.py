@@ -19,8 +19,8 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from joserfc import jws
 from joserfc.jwk import ECKey
 
+from hub.mocks.vneid import create_app, hub_settings
 from hub.testing import LeakCheck, ServedApp
-from mocks.vneid import create_app, hub_settings
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 ES256_CLIENT = "lienthong-demo"

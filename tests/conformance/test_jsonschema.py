@@ -1,6 +1,6 @@
 """jsonschema: the records the sidecar answers validate against the published record schemas.
 
-A portal validates what it receives against schemas/records/ with its own JSON Schema
+A portal validates what it receives against src/hub/schemas/records/ with its own JSON Schema
 validator; it must not matter whether its rules show it every field or a few.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas import schema_path
+from hub.schemas import schema_path
 from tests.conformance.conftest import MINIMAL_FIELDS, body
 
 

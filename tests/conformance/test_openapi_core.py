@@ -1,4 +1,4 @@
-"""openapi-core: recorded sidecar exchanges validate against schemas/sidecar.openapi.json.
+"""openapi-core: recorded sidecar exchanges validate against src/hub/schemas/sidecar.openapi.json.
 
 Each exchange is made with requests, as a portal's own code would, and openapi-core
 checks request and answer against the checked-in document: status, media type, headers
@@ -21,7 +21,7 @@ from openapi_core.security.providers import BaseProvider
 from openapi_core.validation.request.exceptions import SecurityValidationError
 from openapi_core.validation.response.exceptions import InvalidData
 
-from schemas import SCHEMAS_DIR
+from hub.schemas import SCHEMAS_DIR
 from tests.conformance.conftest import KEYS, body
 
 DOCUMENT = SCHEMAS_DIR / "sidecar.openapi.json"

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from connectors.budget_unit import BudgetUnitConnector
+from hub.connectors.budget_unit import BudgetUnitConnector
 from hub.testing import ConnectorContract
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from connectors.business import BusinessConnector
+from hub.connectors.business import BusinessConnector
 from hub.testing import ConnectorContract
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from connectors.catalog import CatalogConnector
+from hub.connectors.catalog import CatalogConnector
 from hub.testing import ConnectorContract
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from connectors.driving_licence import DrivingLicenceConnector
+from hub.connectors.driving_licence import DrivingLicenceConnector
 from hub.records import DrivingLicence
 from hub.testing import ConnectorContract
 

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from connectors.population import PopulationConnector
+from hub.connectors.population import PopulationConnector
 from hub.records import Citizen
 from hub.testing import ConnectorContract
 

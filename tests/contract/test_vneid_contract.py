@@ -1,6 +1,6 @@
 """The VNeID connector honours the contract kit (its look-up checks skip themselves)."""
 
-from connectors.vneid import VneidConnector
+from hub.connectors.vneid import VneidConnector
 from hub.testing import ConnectorContract
 
 

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.budget_unit import BudgetUnitSettings
 from hub import Hub
 from hub._registry import installed_mocks
 from hub.connector import HealthStatus
+from hub.connectors.budget_unit import BudgetUnitSettings
 from hub.errors import (
     DeadlineExceeded,
     InvalidQuery,
@@ -24,10 +24,10 @@ from hub.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from hub.mocks._world import World
+from hub.mocks.budget_unit import API_KEY
 from hub.records import BudgetUnit
 from hub.testing import ServedApp
-from mocks._world import World
-from mocks.budget_unit import API_KEY
 from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings
 
 # The same world as the population mock of tests/conftest.py.

@@ -15,10 +15,10 @@ from hub import Hub
 from hub._registry import installed_mocks
 from hub._serving import ServedApp
 from hub.errors import DeadlineExceeded, InvalidQuery, NotFound, UpstreamError, UpstreamUnavailable
+from hub.mocks._world import World
 from hub.records import Enterprise, EnterpriseStatus
 from hub.testing import LeakCheck
 from hub.text import normalize
-from mocks._world import World
 from tests.conftest import FAST, PURPOSE, hub_settings, population_source
 
 SEED, CITIZENS = 1, 10_000  # the population mock's world (see conftest), so that they join

@@ -13,16 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.catalog import CatalogName, CatalogQuery
 from hub import Hub
 from hub._registry import installed_mocks
 from hub.connector import HealthStatus
+from hub.connectors.catalog import CatalogName, CatalogQuery
 from hub.errors import DeadlineExceeded, InvalidQuery, NotFound, UpstreamError, UpstreamUnavailable
+from hub.mocks._world import Address, World
 from hub.records import AdministrativeUnit, CatalogItem, CatalogPage, UnitMapping
+from hub.schemas import schema_path
 from hub.testing import ServedApp
 from hub.text import normalize
-from mocks._world import Address, World
-from schemas import schema_path
 from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings
 
 # The same world as the population mock of tests/conftest.py: the same citizens.

@@ -13,9 +13,9 @@ import pytest
 from hub import Hub
 from hub._registry import installed_mocks
 from hub.errors import DeadlineExceeded, InvalidQuery, NotFound, UpstreamError, UpstreamUnavailable
+from hub.mocks._world import World
 from hub.records import Citizen, DrivingLicence, LicenceStatus, Match
 from hub.testing import ServedApp
-from mocks._world import World
 from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings, population_source
 
 # The same world as the population mock of tests/conftest.py: the same citizens.

@@ -9,13 +9,13 @@ import pytest
 from lxml import etree
 from zeep.helpers import serialize_object
 
-from connectors.population import PopulationConnector
-from connectors.population._connector import PopulationSettings, _citizen
 from hub._http import _HubClient
 from hub._purpose import Purpose
 from hub.connector import Call, Operation
+from hub.connectors.population import PopulationConnector
+from hub.connectors.population._connector import PopulationSettings, _citizen
 from hub.errors import NotFound
-from mocks._world import SAMPLE_KINDS
+from hub.mocks._world import SAMPLE_KINDS
 from tests.conftest import PURPOSE
 
 PERSON_KINDS = [

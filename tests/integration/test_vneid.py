@@ -29,9 +29,9 @@ from hub.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from hub.mocks._world import World
 from hub.records import AuthorizationRequest, Citizen, VerifiedIdentity
 from hub.testing import LeakCheck, ServedApp
-from mocks._world import World
 from tests.conftest import FAST, PURPOSE, hub_settings, muted, population_source
 
 # The same world as the population mock of tests/conftest.py: the same citizens.

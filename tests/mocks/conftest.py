@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from hub._serving import ServedApp
-from mocks._world import Citizen, World
-from mocks.population import create_app
-from schemas import schema_path
+from hub.mocks._world import Citizen, World
+from hub.mocks.population import create_app
+from hub.schemas import schema_path
 from tests.conftest import muted
 
 NS = "urn:lienthong:dancu:1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mocks._common import FaultPlan, PlanError, parse_plan
-from mocks.population import create_app, hub_settings
+from hub.mocks._common import FaultPlan, PlanError, parse_plan
+from hub.mocks.population import create_app, hub_settings
 
 
 def test_stats_count_protocol_requests_only(mock):

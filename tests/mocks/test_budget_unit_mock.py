@@ -16,9 +16,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.applications import Starlette
 
 from hub._serving import ServedApp
-from mocks._world import World
-from mocks.budget_unit import API_KEY, create_app, hub_settings
-from schemas import schema_path
+from hub.mocks._world import World
+from hub.mocks.budget_unit import API_KEY, create_app, hub_settings
+from hub.schemas import schema_path
 
 SEED, CITIZENS = 3, 2_000
 KEY = {"X-Api-Key": API_KEY}

@@ -15,10 +15,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hub._serving import ServedApp
-from mocks._world import World
-from mocks.business import create_app, hub_settings
-from mocks.business._oauth import TokenStore
-from schemas import schema_path
+from hub.mocks._world import World
+from hub.mocks.business import create_app, hub_settings
+from hub.mocks.business._oauth import TokenStore
+from hub.schemas import schema_path
 
 SEED, CITIZENS = 3, 2_000
 SETTINGS = hub_settings("http://127.0.0.1:1")

@@ -16,15 +16,15 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.applications import Starlette
 
 from hub._serving import ServedApp
-from mocks._world import (
+from hub.mocks._world import (
     BLOOD_TYPES,
     MARITAL_STATUSES,
     ethnic_groups,
     nationalities,
     religions,
 )
-from mocks.catalog import create_app, hub_settings
-from schemas import schema_path
+from hub.mocks.catalog import create_app, hub_settings
+from hub.schemas import schema_path
 
 CURRENT = json.loads(schema_path("admin-units-2025.json").read_text(encoding="utf-8"))["current"]
 CATALOGS = {

@@ -18,11 +18,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hub._serving import ServedApp
-from mocks._world import World
-from mocks.driving_licence import create_app, hub_settings
-from mocks.driving_licence._answers import licence_json
-from mocks.driving_licence._signing import ApiKey, Authenticator, Refused, signature
-from schemas import schema_path
+from hub.mocks._world import World
+from hub.mocks.driving_licence import create_app, hub_settings
+from hub.mocks.driving_licence._answers import licence_json
+from hub.mocks.driving_licence._signing import ApiKey, Authenticator, Refused, signature
+from hub.schemas import schema_path
 
 SEED, CITIZENS = 3, 2_000
 DOC = json.loads(schema_path("driving_licence/openapi.json").read_text(encoding="utf-8"))

@@ -10,9 +10,9 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
-from mocks._world import World
-from mocks.population import _soap
-from schemas import schema_path
+from hub.mocks._world import World
+from hub.mocks.population import _soap
+from hub.schemas import schema_path
 from tests.mocks.conftest import NS, SOAP_NS, answer, fault_detail, soap_headers, soap_request, tag
 
 SEED, CITIZENS = 3, 2_000  # the served mock's world (see conftest)

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from stdnum.vn import mst
 
-from mocks._world import (
+from hub.mocks._world import (
     AS_OF,
     BLOOD_TYPES,
     LEGAL_FORMS,
@@ -18,8 +18,8 @@ from mocks._world import (
     nationalities,
     religions,
 )
-from mocks._world._registers import NEW_CLASSES_FROM
-from schemas import schema_path
+from hub.mocks._world._registers import NEW_CLASSES_FROM
+from hub.schemas import schema_path
 
 NEW_CLASSES = {
     "A1",

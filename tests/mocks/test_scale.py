@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from mocks._world import MAX_CITIZENS, World
+from hub.mocks._world import MAX_CITIZENS, World
 
 
 def test_the_last_citizens_of_a_million_resolve_both_ways():

@@ -19,10 +19,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hub._serving import ServedApp
-from mocks._world import World
-from mocks.vneid import create_app, hub_settings
-from mocks.vneid._provider import s256
-from schemas import schema_path
+from hub.mocks._world import World
+from hub.mocks.vneid import create_app, hub_settings
+from hub.mocks.vneid._provider import s256
+from hub.schemas import schema_path
 
 SEED, CITIZENS = 5, 2_000
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -38,7 +38,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def contract() -> Callable[[str, Any], None]:
-    """Validate an instance against a component schema of schemas/vneid/openapi.json."""
+    """Validate an instance against a component schema of src/hub/schemas/vneid/openapi.json."""
     document = json.loads(schema_path("vneid/openapi.json").read_text(encoding="utf-8"))
     registry: Registry[Any] = Registry().with_resource(
         "urn:vneid", Resource(contents=document, specification=DRAFT202012)

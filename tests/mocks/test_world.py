@@ -10,10 +10,10 @@ from datetime import date
 
 import pytest
 
-from mocks._world import AS_OF, SAMPLE_KINDS, Citizen, World
-from mocks._world import _citizens as rules
-from mocks._world._random import Permutation
-from schemas import schema_path
+from hub.mocks._world import AS_OF, SAMPLE_KINDS, Citizen, World
+from hub.mocks._world import _citizens as rules
+from hub.mocks._world._random import Permutation
+from hub.schemas import schema_path
 
 SNAPSHOT = json.loads(schema_path("admin-units-2025.json").read_text(encoding="utf-8"))
 LEGACY = SNAPSHOT["legacy"]

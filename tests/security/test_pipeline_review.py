@@ -38,9 +38,9 @@ from hub.errors import (
     UpstreamUnavailable,
 )
 from hub.identifiers import national_id_info
+from hub.mocks.driving_licence._signing import signature
 from hub.sidecar import create_app, hash_key
 from hub.testing import ServedApp
-from mocks.driving_licence._signing import signature
 from tests._helpers import redis_database
 from tests.conftest import FAST, PURPOSE, MockAdmin, population_source
 

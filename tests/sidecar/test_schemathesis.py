@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from schemas import SCHEMAS_DIR
+from hub.schemas import SCHEMAS_DIR
 from tests.sidecar.conftest import KEYS
 
 

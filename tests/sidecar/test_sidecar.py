@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from hub.audit import merkle
-from schemas import SCHEMAS_DIR
+from hub.schemas import SCHEMAS_DIR
 from tests.sidecar.conftest import lookup_body
 
 LOOKUP = "/v1/sources/population/lookup"
@@ -269,7 +269,7 @@ def test_profile_gathers_the_sources_the_client_may_use(sidecar, citizen):
 
 
 def test_the_checked_in_openapi_matches_the_app(sidecar):
-    """schemas/sidecar.openapi.json is the app's own document.
+    """src/hub/schemas/sidecar.openapi.json is the app's own document.
 
     Regenerate it with `python -m hub.sidecar.openapi`.
     """

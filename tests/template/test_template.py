@@ -261,7 +261,7 @@ def test_the_hub_declares_its_type_hints():
 
 
 KIT_MODULE = """
-from connectors.budget_unit import BudgetUnitConnector
+from hub.connectors.budget_unit import BudgetUnitConnector
 from hub.testing import ConnectorContract
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from hub._schemas import RECORD_SCHEMAS, render
 from hub.records import Citizen, Match, PartialDate, Verdict, Verification
-from schemas import SCHEMAS_DIR
+from hub.schemas import SCHEMAS_DIR
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,6 @@ def test_verdict_follows_the_worst_field():
 
 @pytest.mark.parametrize("name", sorted(RECORD_SCHEMAS))
 def test_checked_in_schemas_match_the_models(name):
-    """schemas/records/ is regenerated with `python -m hub._schemas` when a model changes."""
+    """hub/schemas/records/ is regenerated with `python -m hub._schemas` when a model changes."""
     on_disk = (SCHEMAS_DIR / name).read_text(encoding="utf-8")
     assert on_disk == render(RECORD_SCHEMAS[name]), f"{name} drifted; run python -m hub._schemas"

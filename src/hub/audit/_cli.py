@@ -543,7 +543,7 @@ def public_key(
 
 @audit_app.command("schema", hidden=True)
 def schema() -> None:
-    """Print the JSON Schema of an audit entry (schemas/audit-entry.schema.json)."""
+    """Print the JSON Schema of an audit entry (src/hub/schemas/audit-entry.schema.json)."""
     print(json.dumps(entry_json_schema(), indent=2, ensure_ascii=False))
 
 

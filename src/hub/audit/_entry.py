@@ -206,6 +206,6 @@ def parse_audit_id(value: str) -> tuple[str, int]:
 
 
 def entry_json_schema() -> dict[str, Any]:
-    """The JSON Schema of an audit entry, as checked in at schemas/audit-entry.schema.json."""
+    """The JSON Schema of an audit entry, as checked in at hub/schemas/audit-entry.schema.json."""
     schema = AuditEntry.model_json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -1,4 +1,4 @@
-"""The sidecar's OpenAPI document, checked in at schemas/sidecar.openapi.json.
+"""The sidecar's OpenAPI document, checked in at src/hub/schemas/sidecar.openapi.json.
 
 Regenerate after changing the API with ``python -m hub.sidecar.openapi``; a test fails
 when the file and the app disagree.
@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from hub._config import HubSettings
+from hub.schemas import SCHEMAS_DIR
 from hub.sidecar._app import create_app
-from schemas import SCHEMAS_DIR
 
 __all__ = ["document", "write"]
 

@@ -5,7 +5,7 @@ its answers must agree with it: the same names, dates of birth and deaths. So th
 mock runs the population mock of the same seed and size in its own process (found,
 like every mock, through the ``hub.mocks`` entry point) and reads it only through
 its public surfaces: ``GET /_admin/sample`` for national ids, and the SOAP operation
-``TraCuuCongDan`` (``schemas/population/population.wsdl``) for one person.
+``TraCuuCongDan`` (``population/population.wsdl`` in ``hub.schemas``) for one person.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import zeep
 import zeep.exceptions
-from schemas import schema_path
+from hub.schemas import schema_path
 from zeep.helpers import serialize_object
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport

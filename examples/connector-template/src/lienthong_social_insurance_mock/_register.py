@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from schemas import schema_path
+from hub.schemas import schema_path
 from stdnum.vn import mst
 
 from lienthong_social_insurance_mock._people import MAX_SAMPLE, Person, Population

@@ -1,5 +1,0 @@
-"""The catalog mock: the shared electronic catalogs over REST + JSON."""
-
-from mocks.catalog._app import create_app, hub_settings
-
-__all__ = ["create_app", "hub_settings"]

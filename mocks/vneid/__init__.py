@@ -1,5 +1,0 @@
-"""The VNeID mock: an OpenID Connect provider (code flow, PKCE, private_key_jwt, ES256/RS256)."""
-
-from mocks.vneid._app import create_app, hub_settings
-
-__all__ = ["create_app", "hub_settings"]
