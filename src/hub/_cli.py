@@ -23,7 +23,6 @@ from rich.table import Table
 from rich.text import Text
 
 from hub._config import (
-    ConfigError,
     HubSettings,
     LoggingSettings,
     SidecarSettings,
@@ -35,7 +34,7 @@ from hub._registry import installed_mocks
 from hub._serving import ServedApp, bind, serve_forever
 from hub.audit._cli import audit_app, keys_audit
 from hub.audit._receipt_cli import receipt_app
-from hub.errors import HubError, InvalidQuery
+from hub.errors import ConfigError, HubError, InvalidQuery
 from hub.records import Address, CatalogEntry, PersonRef
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import tomllib
+import warnings
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -28,14 +29,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from hub.errors import HubError
+# Under a private name, so that the old path `hub._config.ConfigError` reaches the
+# module's __getattr__ and its deprecation warning.
+from hub.errors import ConfigError as _ConfigError
 
 __all__ = [
     "AuditSettings",
     "BreakerSettings",
     "CacheSettings",
     "ClientSettings",
-    "ConfigError",
     "HubSettings",
     "LimitSettings",
     "LoggingSettings",
@@ -53,13 +55,6 @@ __all__ = [
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_CONFIG_FILE = Path("hub.toml")
 CONFIG_ENV = "HUB_CONFIG"
-
-
-class ConfigError(HubError):
-    """The configuration is missing, unreadable or invalid."""
-
-    kind = "config"
-    title = "Invalid configuration"
 
 
 def resolve_secret(value: object) -> object:
@@ -493,9 +488,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         try:
             values = tomllib.loads(file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+            raise _ConfigError(f"cannot read {file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+            raise _ConfigError(f"{file} is not valid TOML: {exc}") from None
         base = file.parent
         if "data_dir" in values and not Path(values["data_dir"]).is_absolute():
             values["data_dir"] = str(base / values["data_dir"])
@@ -503,7 +498,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     try:
         return HubSettings(**values)
     except ValidationError as exc:
-        raise ConfigError(
+        raise _ConfigError(
             describe_validation_error(exc, where=str(file or "configuration"))
         ) from None
 
@@ -521,8 +516,20 @@ def _find_config(path: str | os.PathLike[str] | None) -> Path | None:
     if path is not None:
         file = Path(path)
         if not file.is_file():
-            raise ConfigError(f"configuration file {file} does not exist")
+            raise _ConfigError(f"configuration file {file} does not exist")
         return file
     if env := os.environ.get(CONFIG_ENV):
         return _find_config(env)
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def __getattr__(name: str) -> Any:
+    # ConfigError moved to hub.errors; its old path keeps working for one release.
+    if name == "ConfigError":
+        warnings.warn(
+            "hub._config.ConfigError is deprecated: import ConfigError from hub.errors",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

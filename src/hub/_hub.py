@@ -26,7 +26,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from hub._cache import Cache, CacheBackend, MemoryCacheBackend, record_types
-from hub._config import ConfigError, HubSettings, describe_validation_error, load_settings
+from hub._config import HubSettings, describe_validation_error, load_settings
 from hub._history import (
     HISTORY_OPERATION,
     HISTORY_SOURCE,
@@ -59,6 +59,7 @@ from hub.audit._store import StoreError
 from hub.connector import Call, Connector, Health, HealthStatus, Operation
 from hub.errors import (
     AuditUnavailable,
+    ConfigError,
     FieldError,
     HubError,
     InvalidQuery,

@@ -30,7 +30,7 @@ from hub._config import SecretRef, SourceSettings
 from hub._model import PrivateModel, Query, Record
 from hub._model import Query as _Query
 from hub._model import Record as _Record
-from hub.errors import InvalidQuery, NotFound, UpstreamError, UpstreamUnavailable
+from hub.errors import NotFound, UpstreamError, UpstreamRejected, UpstreamUnavailable
 from hub.records import AssuranceLevel, AuthorizationRequest, Verification, VerifiedIdentity
 
 if TYPE_CHECKING:
@@ -211,8 +211,8 @@ def check_status(
     """Raise the typed error an HTTP status stands for; return on 2xx.
 
     429 and 502/503/504 are retryable (``UpstreamUnavailable``, with Retry-After);
-    404 is ``NotFound``; 400/422 mean the upstream refused the query; any other
-    status is an unusable answer (``UpstreamError``).
+    404 is ``NotFound``; 400/422 mean the upstream refused the query
+    (``UpstreamRejected``); any other status is an unusable answer (``UpstreamError``).
     """
     status = response.status_code
     if 200 <= status < 300:
@@ -234,7 +234,7 @@ def check_status(
             cause=f"status_{status}",
         )
     if status in (400, 422):
-        raise InvalidQuery("the upstream refused the query as invalid", source=source)
+        raise UpstreamRejected("the upstream refused the query as invalid", source=source)
     raise UpstreamError(f"the upstream answered {status}", source=source)
 
 

@@ -3,8 +3,9 @@
 Every failure a caller can see is one of these, whichever source it came from::
 
     HubError
-    ├── InvalidQuery            422  bad input, caught before any upstream call
-    │   └── UnknownSource       404  no source of that name is configured
+    ├── InvalidQuery            422  bad input, refused before any upstream call
+    │   ├── UnknownSource       404  no source of that name is configured
+    │   └── UpstreamRejected    422  the upstream refused the query (its 400 or 422)
     ├── NotFound                404  the register has no such record
     ├── Unauthenticated         401  the caller (or the hub, upstream) is not who it claims
     ├── Forbidden               403  the caller may not use this source, operation or field
@@ -13,7 +14,13 @@ Every failure a caller can see is one of these, whichever source it came from::
     │   └── CircuitOpen         503  the breaker is open: failed fast, upstream untouched
     ├── UpstreamError           502  the upstream answered, but not with a usable answer
     ├── DeadlineExceeded        504  the call's overall deadline passed
-    └── AuditUnavailable        503  the audit trail cannot take the entry: no audit, no data
+    ├── AuditUnavailable        503  the audit trail cannot take the entry: no audit, no data
+    └── ConfigError             500  the configuration is missing, unreadable or invalid
+
+``UpstreamRejected`` is an ``InvalidQuery`` with the same status, ``kind`` and audit
+outcome: a caller handling bad input in one place still does, and can tell, by the
+class, that the upstream was asked. ``ConfigError`` comes from loading a configuration
+or starting with one, never from a look-up, a verification or an authentication.
 
 The sidecar turns each into RFC 9457 problem details with its ``status``. The
 ``detail`` of an error is written for the caller and never holds a national id, a
@@ -29,6 +36,7 @@ from pydantic import ValidationError
 __all__ = [
     "AuditUnavailable",
     "CircuitOpen",
+    "ConfigError",
     "DeadlineExceeded",
     "FieldError",
     "Forbidden",
@@ -39,6 +47,7 @@ __all__ = [
     "Unauthenticated",
     "UnknownSource",
     "UpstreamError",
+    "UpstreamRejected",
     "UpstreamUnavailable",
 ]
 
@@ -72,7 +81,12 @@ class HubError(Exception):
 
 
 class FieldError:
-    """One problem with one input field: where it is and what is wrong (never its value)."""
+    """One problem with one input field: where it is and what is wrong (never its value).
+
+    Args:
+        loc: The field's path, e.g. ``("query", "national_id")`` or ``("purpose",)``.
+        message: What is wrong with it, in words fit for the caller.
+    """
 
     __slots__ = ("loc", "message")
 
@@ -86,6 +100,7 @@ class FieldError:
         return ".".join(str(part) for part in self.loc)
 
     def as_dict(self) -> dict[str, str]:
+        """The entry of a problem's ``errors`` list: ``field`` and ``message``."""
         return {"field": self.field, "message": self.message}
 
     def __repr__(self) -> str:
@@ -93,11 +108,15 @@ class FieldError:
 
 
 class InvalidQuery(HubError):
-    """The input is malformed; no upstream was called.
+    """The input is malformed: the hub refused it, and no upstream was called.
+
+    The one exception is the subclass `UpstreamRejected`: the query passed the hub's
+    checks and the upstream refused it. Catching ``InvalidQuery`` catches both.
 
     Args:
         detail: A sentence naming the field(s) at fault.
         errors: One entry per field at fault.
+        source: The source the query was for, when there is one.
     """
 
     status = 422
@@ -141,6 +160,7 @@ class InvalidQuery(HubError):
 
     @property
     def fields(self) -> list[str]:
+        """The dotted paths of the fields at fault."""
         return [error.field for error in self.errors]
 
 
@@ -152,19 +172,41 @@ class UnknownSource(InvalidQuery):
     title = "Unknown source"
 
 
+class UpstreamRejected(InvalidQuery):
+    """The upstream refused the query as invalid: an HTTP 400 or 422, or its own word for it.
+
+    The query passed the hub's checks and reached the upstream, whose rules it broke;
+    asked again as it is, it would be refused again, so it is never retried. It keeps
+    the ``status``, ``kind`` and ``title`` of `InvalidQuery`, and so the same problem
+    type and audit entry: only the class tells the two apart. ``errors`` is empty
+    unless the connector can name the fields the upstream refused.
+
+    Args:
+        detail: A sentence saying which upstream refused the query; never its values.
+        errors: Fields at fault, when the upstream names them.
+        source: The source whose upstream refused it.
+    """
+
+
 class NotFound(HubError):
+    """The source was asked and its register holds no such record."""
+
     status = 404
     kind = "not_found"
     title = "Not found"
 
 
 class Unauthenticated(HubError):
+    """The caller, or the hub towards the upstream, is not who it claims to be."""
+
     status = 401
     kind = "unauthenticated"
     title = "Unauthenticated"
 
 
 class Forbidden(HubError):
+    """The caller may not use this source, this operation or these fields."""
+
     status = 403
     kind = "forbidden"
     title = "Forbidden"
@@ -237,6 +279,8 @@ class UpstreamError(HubError):
 
 
 class DeadlineExceeded(HubError):
+    """The call's overall deadline passed, retries and their waits included."""
+
     status = 504
     kind = "deadline_exceeded"
     title = "Deadline exceeded"
@@ -248,3 +292,14 @@ class AuditUnavailable(HubError):
     status = 503
     kind = "audit_unavailable"
     title = "Audit trail unavailable"
+
+
+class ConfigError(HubError):
+    """The configuration is missing, unreadable or invalid.
+
+    Raised by `hub.load_settings` and when a hub, a sidecar or a command starts with a
+    configuration; its ``detail`` names the setting at fault, never a secret.
+    """
+
+    kind = "config"
+    title = "Invalid configuration"

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub._config import AuditSettings, ConfigError
+from hub._config import AuditSettings
 from hub.audit import AuditTrail
 from hub.audit._keys import (
     Pseudonymiser,
@@ -21,6 +21,7 @@ from hub.audit._keys import (
     pseudonym_key,
     signing_key,
 )
+from hub.errors import ConfigError
 from tests.audit.conftest import NATIONAL_ID, NODE
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from hub._config import AuditSettings, ConfigError
+from hub._config import AuditSettings
 from hub.audit import AuditTrail
 from hub.audit._trail import MAX_SLOTS, writer_names
-from hub.errors import AuditUnavailable
+from hub.errors import AuditUnavailable, ConfigError
 from tests.audit.conftest import NODE
 from tests.conftest import MockAdmin, population_source
 

@@ -11,10 +11,12 @@ import pytest
 from hub import Hub, SyncHub
 from hub.errors import (
     CircuitOpen,
+    ConfigError,
     DeadlineExceeded,
     InvalidQuery,
     NotFound,
     UpstreamError,
+    UpstreamRejected,
     UpstreamUnavailable,
 )
 from hub.records import Citizen, LifeStatus, Match
@@ -172,13 +174,27 @@ async def test_a_429_retry_after_is_waited_for(hub, population):
     assert time.monotonic() - started >= 1.0
 
 
-async def test_a_400_is_not_retried(hub, population):
-    """A refused request is one attempt and an InvalidQuery."""
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"kind": "status", "status": 400},
+        {"kind": "status", "status": 422},
+        {"kind": "soap_fault", "fault": "YeuCauKhongHopLe"},
+    ],
+    ids=["400", "422", "YeuCauKhongHopLe"],
+)
+async def test_a_query_the_register_refuses_is_upstream_rejected_and_not_retried(
+    hub, population, plan
+):
+    """One attempt, an UpstreamRejected that a handler of InvalidQuery still catches."""
     (national_id,) = population.sample()
-    population.fault({"kind": "status", "status": 400})
+    population.fault(plan)
     before = population.requests()
-    with pytest.raises(InvalidQuery):
+    with pytest.raises(InvalidQuery) as caught:
         await hub.lookup("population", {"national_id": national_id}, purpose=PURPOSE)
+    assert type(caught.value) is UpstreamRejected
+    assert (caught.value.status, caught.value.kind) == (422, "invalid_query")
+    assert caught.value.audit_id
     assert population.requests() - before == 1
 
 
@@ -286,8 +302,6 @@ async def test_health_reports_the_register_up(hub):
 
 async def test_a_hub_with_no_such_connector_is_a_config_error(tmp_path):
     """A [sources.x] table for an uninstalled connector names it."""
-    from hub._config import ConfigError
-
     with pytest.raises(ConfigError, match="nosuch"):
         async with Hub(hub_settings(tmp_path, nosuch={"url": "http://127.0.0.1:1"})):
             pass

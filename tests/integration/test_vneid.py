@@ -19,14 +19,16 @@ from joserfc.jwk import ECKey
 from lxml import html
 
 from hub import Hub
-from hub._config import ConfigError
 from hub._registry import installed_mocks
+from hub.connectors.vneid._connector import _token_error
 from hub.errors import (
+    ConfigError,
     DeadlineExceeded,
     HubError,
     InvalidQuery,
     Unauthenticated,
     UpstreamError,
+    UpstreamRejected,
     UpstreamUnavailable,
 )
 from hub.mocks._world import World
@@ -491,6 +493,18 @@ async def test_a_429_hands_its_retry_after_to_the_caller(browser, hub, vneid, le
         await hub.authenticate(SOURCE, login.credential(), purpose=PURPOSE)
     assert caught.value.retry_after == 7
     assert vneid.requests() - before == 1
+
+
+def test_a_token_request_refused_as_invalid_is_upstream_rejected():
+    """invalid_request from the token endpoint is UpstreamRejected, still an InvalidQuery.
+
+    The hub only sends well-formed exchanges, which the mock never refuses so: the
+    provider's answer is built here.
+    """
+    error = _token_error(httpx.Response(400, json={"error": "invalid_request"}))
+    assert type(error) is UpstreamRejected
+    assert isinstance(error, InvalidQuery)
+    assert error.status == 422
 
 
 @pytest.mark.parametrize("kind", ["malformed", "wrong_content_type"])

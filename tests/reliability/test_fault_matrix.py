@@ -23,10 +23,10 @@ from hub.audit import AuditEntry, Outcome
 from hub.errors import (
     DeadlineExceeded,
     HubError,
-    InvalidQuery,
     NotFound,
     Unauthenticated,
     UpstreamError,
+    UpstreamRejected,
     UpstreamUnavailable,
 )
 from hub.testing import LeakCheck
@@ -100,6 +100,8 @@ LOOKUP_ROWS = [
     Row("one 502", status(502, count=1), None, 2),
     Row("one 504", status(504, count=1), None, 2),
     Row("500", status(500), UpstreamError, 1),
+    Row("400", status(400), UpstreamRejected, 1),
+    Row("422", status(422), UpstreamRejected, 1),
     # Retry-After: 0 keeps the suite fast; that a wait is honoured is the integration tests'.
     Row("429 with Retry-After: 0", status(429, retry_after=0, count=1), None, 2),
     Row(
@@ -143,7 +145,7 @@ OWN_ROWS: dict[str, list[Row]] = {
         Row(
             "SOAP fault YeuCauKhongHopLe",
             kind("soap_fault", fault="YeuCauKhongHopLe"),
-            InvalidQuery,
+            UpstreamRejected,
             1,
         ),
         Row("XML with a DTD", kind("hostile_xml", variant="dtd"), UpstreamError, 1),
@@ -298,7 +300,8 @@ AUTHORIZATION_ROWS = [
 _OUTCOMES = {
     None: Outcome.OK,
     NotFound: Outcome.NOT_FOUND,
-    InvalidQuery: Outcome.INVALID,
+    # Refused by the upstream, yet audited as any invalid query: the same outcome and kind.
+    UpstreamRejected: Outcome.INVALID,
     Unauthenticated: Outcome.DENIED,
 }
 

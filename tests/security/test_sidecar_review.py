@@ -31,9 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hub import load_settings
-from hub._config import ConfigError, HubSettings
+from hub._config import HubSettings
 from hub._registry import installed_mocks
 from hub._serving import bind
+from hub.errors import ConfigError
 from hub.sidecar import create_app, hash_key
 from hub.sidecar._serve import demo_client, server_config
 from hub.testing import LeakCheck, ServedApp

@@ -224,6 +224,23 @@ def test_upstream_failures_map_to_502_503_504(sidecar, citizen, population, plan
     assert body["audit_id"]
 
 
+@pytest.mark.parametrize(
+    "plan",
+    [{"kind": "status", "status": 400}, {"kind": "soap_fault", "fault": "YeuCauKhongHopLe"}],
+    ids=["400", "YeuCauKhongHopLe"],
+)
+def test_a_query_the_upstream_refuses_is_an_invalid_query_problem(
+    sidecar, citizen, population, plan, leaks
+):
+    """The register's refusal is a 422 of the invalid_query type, audited as invalid."""
+    population.fault(plan)
+    with sidecar.client("portal-b") as http:
+        body = assert_problem(http.post(LOOKUP, json=lookup_body(citizen)), 422, leaks)
+    assert body["type"] == "urn:lienthong:problem:invalid_query"
+    assert body["audit_id"]
+    assert (sidecar.entries[-1].outcome, sidecar.entries[-1].error) == ("invalid", "invalid_query")
+
+
 def test_rate_limit_is_429_with_retry_after(sidecar, citizen, leaks):
     """A client over its token bucket gets 429 and when to come back."""
     with sidecar.client("slow-lane") as http:

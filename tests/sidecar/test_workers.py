@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from hub import load_settings
 from hub._cli import app
-from hub._config import ConfigError, SidecarSettings
+from hub._config import SidecarSettings
+from hub.errors import ConfigError
 from hub.sidecar._auth import hash_key
 from hub.sidecar._serve import per_worker
 

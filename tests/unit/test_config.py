@@ -2,7 +2,9 @@
 
 import pytest
 
-from hub._config import ConfigError, SourceSettings, load_settings
+import hub._config as config
+from hub._config import SourceSettings, load_settings
+from hub.errors import ConfigError
 
 
 def write(tmp_path, text):
@@ -66,3 +68,16 @@ def test_source_settings_validate_their_values():
         SourceSettings(url="/dancu")
     with pytest.raises(ValueError):
         SourceSettings(url="http://x", deadline=0)
+
+
+def test_the_old_path_of_config_error_warns_and_is_the_same_class():
+    """`hub._config.ConfigError` still imports for one release, with a DeprecationWarning."""
+    with pytest.warns(DeprecationWarning, match=r"import ConfigError from hub\.errors"):
+        from hub._config import ConfigError as old
+    assert old is ConfigError
+
+
+def test_an_unknown_name_of_the_config_module_is_still_an_attribute_error():
+    """The deprecation hook answers for ConfigError only."""
+    with pytest.raises(AttributeError, match="NoSuchSetting"):
+        _ = config.NoSuchSetting

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub._config import AuditSettings, ConfigError, HubSettings, load_settings
+from hub._config import AuditSettings, HubSettings, load_settings
 from hub.audit._checkpoint import origin_of
 from hub.audit._entry import entry_json_schema, format_time, parse_audit_id
 from hub.audit._keys import (
@@ -47,7 +47,7 @@ from hub.audit._store import Store, StoreError, open_store
 from hub.audit._verify import VerifyReport, verify_trail
 from hub.audit._witnessed import WitnessedReport, check_witnessed
 from hub.audit.note import ED25519, Verifier
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 
 __all__ = ["audit_app", "keys_audit"]
 

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
-from hub._config import AuditSettings, ConfigError
+from hub._config import AuditSettings
 from hub._files import write_new_private
 from hub._logging import get_logger, register_secret
+from hub.errors import ConfigError
 
 __all__ = [
     "EntryMac",

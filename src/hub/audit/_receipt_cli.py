@@ -24,7 +24,7 @@ from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 from rich.console import Console
 
-from hub._config import ConfigError, load_settings
+from hub._config import load_settings
 from hub._logging import register_secret
 from hub.audit._keys import signing_key, trusted_keys
 from hub.audit._receipt import (
@@ -37,6 +37,7 @@ from hub.audit._receipt import (
     read_receipt,
 )
 from hub.audit.note import COSIGNATURE, NoteError, Verifier
+from hub.errors import ConfigError
 
 __all__ = ["receipt_app"]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from hub._config import ConfigError
+from hub.errors import ConfigError
 
 __all__ = [
     "TILE_HEIGHT",

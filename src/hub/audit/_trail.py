@@ -40,7 +40,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub._config import AuditSettings, ConfigError
+from hub._config import AuditSettings
 from hub._logging import get_logger
 from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._entry import (
@@ -80,7 +80,7 @@ from hub.audit._tree import TileTree
 from hub.audit._witnessing import Witnessing, WitnessLag
 from hub.audit.merkle import leaf_hash
 from hub.audit.note import NoteSignature, parse_note
-from hub.errors import AuditUnavailable, InvalidQuery, NotFound
+from hub.errors import AuditUnavailable, ConfigError, InvalidQuery, NotFound
 
 __all__ = ["MAX_SLOTS", "AuditTrail", "writer_names"]
 

@@ -15,12 +15,13 @@ import uvloop
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from hub._config import ClientSettings, ConfigError, HubSettings, SourceRule
+from hub._config import ClientSettings, HubSettings, SourceRule
 from hub._files import write_new_private
 from hub._logging import configure_logging, get_logger
 from hub._registry import installed_connectors, installed_mocks
 from hub._serving import bind, serve_forever
 from hub.connector import Operation
+from hub.errors import ConfigError
 from hub.sidecar._app import create_app
 from hub.sidecar._auth import hash_key
 from hub.sidecar._protocol import sidecar_protocol

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub._config import ConfigError
 from hub.audit.note import COSIGNATURE, ED25519, NoteError, Signer, Verifier
+from hub.errors import ConfigError
 
 __all__ = ["WitnessConfig", "load_witness"]
 

@@ -29,7 +29,7 @@ from hub.connector import (
     check_status,
 )
 from hub.connectors.population._codec import LookupCodec
-from hub.errors import HubError, InvalidQuery, NotFound, UpstreamError
+from hub.errors import HubError, NotFound, UpstreamError, UpstreamRejected
 from hub.identifiers import LegacyId, NationalId, Sex, check_national_id
 from hub.records import (
     Address,
@@ -297,7 +297,7 @@ def _fault_error(fault: zeep.exceptions.Fault) -> HubError:
     if kind == "KhongTimThay":
         return NotFound("the register has no such citizen", source=SOURCE)
     if kind == "YeuCauKhongHopLe":
-        return InvalidQuery("the register refused the query as invalid", source=SOURCE)
+        return UpstreamRejected("the register refused the query as invalid", source=SOURCE)
     return UpstreamError(
         f"the register answered with a SOAP fault ({kind or 'unknown'})", source=SOURCE
     )

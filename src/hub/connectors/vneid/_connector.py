@@ -54,7 +54,7 @@ from hub.connectors.vneid._id_token import (
     signing_key_id,
     verify_id_token,
 )
-from hub.errors import HubError, InvalidQuery, Unauthenticated, UpstreamError
+from hub.errors import HubError, Unauthenticated, UpstreamError, UpstreamRejected
 from hub.records import AssuranceLevel, AuthorizationRequest, VerifiedIdentity
 
 __all__ = ["VneidConnector", "VneidCredential", "VneidSettings"]
@@ -256,7 +256,7 @@ def _token_error(response: httpx.Response) -> HubError:
         # The hub's own client, not the citizen: a bad answer from upstream for the portal.
         return UpstreamError("the provider refused the hub's client credentials", source=SOURCE)
     if error == "invalid_request":
-        return InvalidQuery("the provider refused the token request as invalid", source=SOURCE)
+        return UpstreamRejected("the provider refused the token request as invalid", source=SOURCE)
     return UpstreamError(
         f"the provider refused the token request ({error or response.status_code})",
         source=SOURCE,
