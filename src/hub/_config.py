@@ -56,6 +56,26 @@ DEFAULT_DATA_DIR = Path("var")
 DEFAULT_CONFIG_FILE = Path("hub.toml")
 CONFIG_ENV = "HUB_CONFIG"
 
+# Defaults that are not settings: each bounds the hub's own machinery, not an upstream
+# or a deployment, so no operator has a reason to tune it. Named here, beside the
+# settings, so that every default is in one place.
+
+#: Seconds a source's health check may take before the source is reported down. Only
+#: reports (``hub sources``, /readyz's ``degraded``) read it; traffic does not wait on it.
+HEALTH_TIMEOUT = 2.0
+#: Seconds /readyz waits for the audit store's check; past it the store is reported
+#: down and the sidecar not ready, so that a probe never hangs on a hanging store.
+READINESS_TIMEOUT = 1.0
+#: Seconds a retry needs, at least, before the call's deadline: one that could not
+#: finish is not started, and the call ends with the error of the last attempt.
+MIN_ATTEMPT_SECONDS = 0.05
+#: Seconds a caller is told to wait (Retry-After) when the breaker is half open and
+#: its ``half_open_probes`` are all in flight; their outcome decides what it then finds.
+PROBE_RETRY_AFTER = 1.0
+#: Batches of audit entries handed to the store and not yet committed, at most: the
+#: next batch is sent while one commits, and a slow store holds no longer queue.
+AUDIT_COMMITS_IN_FLIGHT = 2
+
 
 def resolve_secret(value: object) -> object:
     """Resolve ``env:NAME`` and ``file:PATH`` references; other values pass unchanged."""

@@ -26,7 +26,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from hub._cache import Cache, CacheBackend, MemoryCacheBackend, record_types
-from hub._config import HubSettings, describe_validation_error, load_settings
+from hub._config import HEALTH_TIMEOUT, HubSettings, describe_validation_error, load_settings
 from hub._history import (
     HISTORY_OPERATION,
     HISTORY_SOURCE,
@@ -95,8 +95,6 @@ _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 #: The most items a page of an access history holds.
 _MAX_PAGE_SIZE = 200
 _REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
-# A health check answers quickly or counts as down.
-HEALTH_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from hub._config import BreakerSettings, LimitSettings, SourceSettings
+from hub._config import (
+    MIN_ATTEMPT_SECONDS,
+    PROBE_RETRY_AFTER,
+    BreakerSettings,
+    LimitSettings,
+    SourceSettings,
+)
 from hub._logging import get_logger
 from hub.errors import (
     CircuitOpen,
@@ -178,7 +184,7 @@ class CircuitBreaker:
             raise CircuitOpen(
                 f"{self.source} is being probed; try again shortly",
                 source=self.source,
-                retry_after=1.0,
+                retry_after=PROBE_RETRY_AFTER,
             )
         self._probes_in_flight += 1
         return True
@@ -367,7 +373,7 @@ class Resilience:
                 return True
             # No retry sleeps past the deadline, nor starts without time to finish.
             upcoming = state.upcoming_sleep or 0.0
-            return time.monotonic() + upcoming + _MIN_ATTEMPT_SECONDS > deadline
+            return time.monotonic() + upcoming + MIN_ATTEMPT_SECONDS > deadline
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -422,10 +428,6 @@ class Resilience:
             raise _transport_error(exc, self.source) from exc
         finally:
             attempts.upstream_ms += (time.perf_counter() - started) * 1000
-
-
-# An attempt needs at least this long to be worth starting.
-_MIN_ATTEMPT_SECONDS = 0.05
 
 
 def _counts_as_failure(exc: HubError) -> bool:

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from hub._config import SourceSettings
+from hub._config import PROBE_RETRY_AFTER, SourceSettings
 from hub._resilience import Attempts, BreakerState, Resilience
 from hub.errors import (
     CircuitOpen,
@@ -202,6 +202,32 @@ async def test_a_failed_probe_reopens_the_breaker():
     with pytest.raises(UpstreamUnavailable):
         await run(resilience, Flaky(unavailable()))
     assert await resilience.breaker.state() is BreakerState.OPEN
+
+
+async def test_a_call_past_the_probes_in_flight_fails_fast_with_a_retry_after():
+    """Half open with every probe slot taken: CircuitOpen, upstream untouched, come back soon."""
+    clock = Clock()
+    resilience = Resilience("s", settings(retry={"attempts": 1}), clock=clock)
+    for _ in range(4):
+        with pytest.raises(UpstreamUnavailable):
+            await run(resilience, Flaky(unavailable()))
+    clock.now += 10
+    release = asyncio.Event()
+
+    async def held(number):
+        await release.wait()
+        return "ok"
+
+    probes = [asyncio.create_task(run(resilience, held)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    untouched = Flaky()
+    with pytest.raises(CircuitOpen) as caught:
+        await run(resilience, untouched)
+    assert untouched.calls == 0
+    assert caught.value.retry_after == PROBE_RETRY_AFTER
+    release.set()
+    assert [(await probe)[0] for probe in probes] == ["ok", "ok"]
+    assert await resilience.breaker.state() is BreakerState.CLOSED
 
 
 async def test_not_found_does_not_open_the_breaker():

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub._config import AuditSettings
+from hub._config import AUDIT_COMMITS_IN_FLIGHT, AuditSettings
 from hub._logging import get_logger
 from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._entry import (
@@ -104,8 +104,6 @@ class _Signed:
     made: float
 
 
-#: Batches handed to the store and not yet committed, at most.
-IN_FLIGHT = 2
 #: What the trail records of its shared keys, so that writers holding other keys
 #: refuse to start rather than write pseudonyms or MACs nobody else can match.
 _FINGERPRINTS = {"pseudonym_key": "pseudonym-key-fingerprint", "mac_key": "mac-key-fingerprint"}
@@ -676,7 +674,7 @@ class AuditTrail:
                 self._fail(self._take(len(self._pending)), self._take_waiters(), exc)
                 return _Step.DONE if self._closing else _Step.IDLE
             return _Step.ACTED
-        if len(self._in_flight) >= IN_FLIGHT:
+        if len(self._in_flight) >= AUDIT_COMMITS_IN_FLIGHT:
             return _Step.IDLE
         final = self._closing and not self._pending
         if final and self._in_flight:

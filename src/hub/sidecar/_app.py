@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub._config import HubSettings
+from hub._config import READINESS_TIMEOUT, HubSettings
 from hub._history import AccessHistory
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
@@ -52,9 +52,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SOURCE = r"^[a-z][a-z0-9_]{0,63}$"
 _AUDIT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"
 _JSON = "application/json"
-# How long /readyz waits for the audit store before calling it down.
-_READINESS_TIMEOUT = 1.0
-
 
 _PURPOSE_TEXT: dict[str, Any] = {
     "min_length": 1,
@@ -837,7 +834,7 @@ class _Readiness:
 
     async def _check(self) -> _Checked:
         try:
-            async with asyncio.timeout(_READINESS_TIMEOUT):
+            async with asyncio.timeout(READINESS_TIMEOUT):
                 await self._hub.audit.check()
             audit: dict[str, Any] = {"status": "up"}
         except (AuditUnavailable, TimeoutError) as exc:
