@@ -18,40 +18,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from hub._config import HubSettings, load_settings
-    from hub._hub import (
-        AuthenticationResult,
-        Hub,
-        LookupResult,
-        Profile,
-        SourceInfo,
-        SyncHub,
-        VerificationResult,
-    )
-    from hub._logging import configure_logging
-    from hub._purpose import Purpose
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "AuthenticationResult",
-    "Hub",
-    "HubSettings",
-    "LookupResult",
-    "Profile",
-    "Purpose",
-    "SourceInfo",
-    "SyncHub",
-    "VerificationResult",
-    "__version__",
-    "configure_logging",
-    "load_settings",
-]
-
-# Imported on first use: a command such as `hub audit verify` needs none of the HTTP
-# stack, and a portal importing one submodule should not pay for all of them.
-_LAZY = {
+# The public names and the modules they live in. Each is imported on first use: a
+# command such as `hub audit verify` needs none of the HTTP stack, and a portal
+# importing one submodule should not pay for all of them.
+_EXPORTS = {
     "AuthenticationResult": "hub._hub",
     "Hub": "hub._hub",
     "HubSettings": "hub._config",
@@ -65,14 +35,41 @@ _LAZY = {
     "load_settings": "hub._config",
 }
 
+# The same names for type checkers and IDEs, which cannot see through `__getattr__`.
+# Each is re-exported by its `as` alias, as `__all__` is computed and they do not read
+# it; tests/unit/test_exported_members.py holds this block and `_EXPORTS` to each other.
+if TYPE_CHECKING:
+    from hub._config import HubSettings as HubSettings
+    from hub._config import load_settings as load_settings
+    from hub._hub import AuthenticationResult as AuthenticationResult
+    from hub._hub import Hub as Hub
+    from hub._hub import LookupResult as LookupResult
+    from hub._hub import Profile as Profile
+    from hub._hub import SourceInfo as SourceInfo
+    from hub._hub import SyncHub as SyncHub
+    from hub._hub import VerificationResult as VerificationResult
+    from hub._logging import configure_logging as configure_logging
+    from hub._purpose import Purpose as Purpose
+
+    __version__: str
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hub' has no attribute {name!r}")
+    if name == "__version__":
+        # Read from the installed distribution, so that pyproject.toml is the only
+        # place the version is written; importlib.metadata is itself loaded lazily.
+        from importlib.metadata import version
+
+        value: Any = version("lienthong")
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'hub' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return list(__all__)
