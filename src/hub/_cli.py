@@ -7,7 +7,6 @@ and a non-zero exit status (2 for bad input or configuration, 1 otherwise).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -339,8 +338,7 @@ def mocks_serve(
     if config_out is not None:
         config_out.write_text(mock_sources_toml(urls), encoding="utf-8")
         out.print(f"hub config written to {config_out}")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(served))
+    asyncio.run(serve_forever(served, handle_signals=True))
 
 
 @app.command()

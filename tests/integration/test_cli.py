@@ -198,7 +198,7 @@ def test_sources_lists_every_configured_source_with_health(config):
 
 
 def test_mocks_serve_starts_every_mock_and_writes_a_config(tmp_path):
-    """`hub mocks serve` listens on consecutive ports, prints them, writes a hub config."""
+    """`hub mocks serve` takes consecutive ports, prints them, writes a config, stops on ^C."""
     base = _free_block(len(installed_mocks()))
     out = tmp_path / "mocks.toml"
     process = subprocess.Popen(
@@ -233,7 +233,10 @@ def test_mocks_serve_starts_every_mock_and_writes_a_config(tmp_path):
         assert f"http://127.0.0.1:{base}/dancu" in out.read_text(encoding="utf-8")
     finally:
         process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
         output = process.communicate(timeout=20)[0]
+    assert time.monotonic() - interrupted < 5
+    assert process.returncode == 0
     assert "population" in output
     assert f"127.0.0.1:{base}" in output
     assert "Traceback" not in output
