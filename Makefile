@@ -11,7 +11,7 @@ LOCK := requirements.lock
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench fmt lock clean
+.PHONY: run test lint bench docs fmt lock clean
 
 run: $(STAMP)
 	$(VENV)/bin/hub serve --mocks
@@ -20,17 +20,23 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench examples/flask-portal
-	$(VENV)/bin/ruff format --check src tests bench examples/flask-portal
+	$(VENV)/bin/ruff check src tests bench docs/conf.py examples/flask-portal
+	$(VENV)/bin/ruff format --check src tests bench docs/conf.py examples/flask-portal
 	cd examples/connector-template && ../../$(VENV)/bin/ruff check . && ../../$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff format src tests bench examples/flask-portal
-	$(VENV)/bin/ruff check --fix src tests bench examples/flask-portal
+	$(VENV)/bin/ruff format src tests bench docs/conf.py examples/flask-portal
+	$(VENV)/bin/ruff check --fix src tests bench docs/conf.py examples/flask-portal
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# The HTML documentation; any warning fails the build (tests/unit/test_docs.py runs the
+# same). docs/configuration.md is checked in: regenerate it with
+# `$(VENV)/bin/python -m hub._config_docs docs/configuration.md`.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 $(BOOTSTRAP)/bin/uv:
 	$(PYTHON) -m venv $(BOOTSTRAP)
@@ -50,4 +56,4 @@ lock: | $(UV)
 		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(BOOTSTRAP) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BOOTSTRAP) .mypy_cache .pytest_cache .ruff_cache .hypothesis docs/_build

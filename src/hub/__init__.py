@@ -1,5 +1,7 @@
 """Liên thông: one identity-and-lookup interface over Vietnam's national systems.
 
+A look-up, made for a purpose and answered with its audit id::
+
     from hub import Hub, Purpose
 
     async with Hub.from_config("hub.toml") as hub:

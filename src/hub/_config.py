@@ -108,8 +108,11 @@ class _Section(BaseModel):
 class RetrySettings(_Section):
     """Retries of idempotent reads: exponential backoff with full jitter."""
 
+    #: Attempts of one call at most, the first included; 1 means no retry.
     attempts: int = Field(default=4, ge=1, le=20)
+    #: Seconds: the scale of the random wait before the first retry, doubling with each.
     backoff_initial: float = Field(default=0.1, gt=0)
+    #: Seconds: the longest random wait between two attempts.
     backoff_max: float = Field(default=2.0, gt=0)
     #: The longest Retry-After the hub will honour; a longer one ends the retries.
     retry_after_max: float = Field(default=5.0, ge=0)
@@ -120,8 +123,12 @@ class BreakerSettings(_Section):
 
     window: float = Field(default=30.0, gt=0, description="seconds of history")
     min_calls: int = Field(default=10, ge=1, description="calls before the rate counts")
+    #: The share of failed calls in the window (connect errors, timeouts, unusable
+    #: answers; not a not-found or a refused query) that opens the breaker.
     failure_rate: float = Field(default=0.5, gt=0, le=1)
     open_for: float = Field(default=15.0, gt=0, description="seconds before a probe")
+    #: Calls let through once ``open_for`` has passed; a failure reopens the breaker,
+    #: that many successes close it.
     half_open_probes: int = Field(default=2, ge=1)
 
 
@@ -130,30 +137,43 @@ class LimitSettings(_Section):
 
     concurrency: int = Field(default=64, ge=1, description="calls in flight at once")
     max_wait: float = Field(default=1.0, ge=0, description="seconds to wait for a slot")
+    #: Connections to the upstream open at once, in use or idle.
     max_connections: int = Field(default=100, ge=1)
+    #: Idle connections kept open for reuse.
     max_keepalive: int = Field(default=32, ge=0)
+    #: The largest answer body read (after decompression); a larger one is an
+    #: UpstreamError, cut off before it fills memory.
     max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
 
 class TlsSettings(_Section):
     """TLS towards one upstream: a private CA, and a client certificate for mutual TLS."""
 
+    #: Check the upstream's certificate; false is for a test bed only.
     verify: bool = True
+    #: CA certificates (PEM) to check the upstream's certificate with, instead of the
+    #: system's.
     ca_file: Path | None = None
+    #: The hub's client certificate (PEM), for upstreams that require mutual TLS.
     client_cert: Path | None = None
+    #: The private key (PEM) of ``client_cert``, when it is not in the same file.
     client_key: Path | None = None
+    #: The password of ``client_key``, when it is encrypted.
     client_key_password: SecretRef | None = None
 
 
 class SourceSettings(_Section):
     """What every source is configured with; a connector's ``Settings`` adds its own."""
 
+    #: The upstream's endpoint or base URL (http:// or https://).
     url: str
+    #: A disabled source keeps its table but is not opened: it is as if not configured.
     enabled: bool = True
     #: The whole call, retries and their waits included.
     deadline: float = Field(default=10.0, gt=0)
     #: One attempt; a slow attempt is cut and retried while the deadline allows.
     attempt_timeout: float = Field(default=4.0, gt=0)
+    #: Seconds to open a connection, within an attempt.
     connect_timeout: float = Field(default=2.0, gt=0)
     #: "aiohttp" (httpx over the aiohttp transport, the default) or httpx's "native" one.
     transport: Literal["aiohttp", "native"] = "aiohttp"
@@ -195,7 +215,8 @@ class WitnessSettings(_Section):
 class AuditSettings(_Section):
     """The audit trail. Without an ``[audit]`` section the embedded default applies."""
 
-    #: ``sqlite:///path/to/audit.db`` or ``postgresql://...``; None means ./var/audit.db.
+    #: ``sqlite:///path/to/audit.db`` or ``postgresql://...``; None means audit.db in
+    #: the data directory (``data_dir``).
     #: A secret: a DSN may hold a password.
     store: SecretRef | None = None
     #: Ed25519 private key (PEM); None means a development key under the data dir.
@@ -211,7 +232,9 @@ class AuditSettings(_Section):
     #: Allow development keys (made under the data directory) on a shared PostgreSQL
     #: trail, where every replica must hold the same keys. For trials only.
     development: bool = False
+    #: A signed checkpoint is made after this many new entries ...
     checkpoint_every: int = Field(default=1000, ge=1)
+    #: ... or, when there are new entries, this many seconds after the one before.
     checkpoint_seconds: float = Field(default=10.0, gt=0)
     #: This replica's name; each node keeps its own tree. Defaults to the host name.
     node: str = Field(
@@ -250,6 +273,7 @@ class AuditSettings(_Section):
 class CacheSettings(_Section):
     """The optional look-up cache: records encrypted (AES-GCM) under keyed-hash keys."""
 
+    #: Keep answered records for reuse by later look-ups of the same query.
     enabled: bool = False
     #: Seconds a record stays; keep it short, registers change.
     ttl: float = Field(default=60.0, gt=0, le=3600)
@@ -276,7 +300,9 @@ class VerificationSettings(_Section):
     guesses cannot slip past the bound.
     """
 
+    #: Apply the bound; false lets a client verify without limit.
     enabled: bool = True
+    #: Refuted verifications of one subject by one client counted before refusing.
     max_mismatches: int = Field(default=5, ge=1)
     #: Seconds over which refuted verifications are counted.
     window: float = Field(default=3600.0, gt=0)
@@ -285,14 +311,19 @@ class VerificationSettings(_Section):
 class SidecarSettings(_Section):
     """The sidecar service (``hub serve``)."""
 
+    #: The address to listen on; "0.0.0.0" listens on every IPv4 interface.
     host: str = "127.0.0.1"
+    #: The port to listen on; 0 lets the system choose one.
     port: int = Field(default=8080, ge=0, le=65535)
     #: Request bodies above this are refused with 413.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     #: TLS for the service itself; with ``tls_client_ca`` clients present certificates
     #: signed by that CA, and a client is known by its certificate's common name.
     tls_cert: Path | None = None
+    #: The private key (PEM) of ``tls_cert``, when it is not in the same file.
     tls_key: Path | None = None
+    #: CA certificates (PEM) that sign the clients' certificates. A client may then
+    #: authenticate with a certificate instead of a key.
     tls_client_ca: Path | None = None
     #: Readiness results are reused this long, so probes never storm the upstreams.
     readiness_cache_seconds: float = Field(default=5.0, ge=0)
@@ -321,8 +352,11 @@ class SidecarSettings(_Section):
 
 
 class LoggingSettings(_Section):
+    """The hub's log lines: structured, and never holding personal data or secrets."""
+
     #: "json" for production, "console" for people; "auto" picks console on a terminal.
     format: Literal["auto", "json", "console"] = "auto"
+    #: The least severe level written.
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -333,6 +367,7 @@ _REDIRECT_URI = re.compile(r"^https?://[\x21-\x22\x24-\x7e]{1,2040}$")
 class SourceRule(_Section):
     """What one client may do with one source."""
 
+    #: The operations the client may call on the source; none by default.
     operations: list[Literal["lookup", "verify", "authenticate"]] = Field(default_factory=list)
     #: The record fields the client may see; None (omitted) means every field.
     fields: list[str] | None = None
@@ -366,6 +401,8 @@ class ClientSettings(_Section):
     sources: dict[str, SourceRule] = Field(default_factory=dict)
     #: Token bucket: sustained requests per second and burst; None means unlimited.
     rate: float | None = Field(default=None, gt=0)
+    #: The requests the bucket holds: how many may come at once after a quiet spell.
+    #: None (with ``rate`` set) means ``rate``, rounded up.
     burst: int | None = Field(default=None, ge=1)
     #: A revoked client keeps its rules on record but cannot authenticate.
     revoked: bool = False
@@ -391,6 +428,8 @@ class HubSettings(BaseSettings):
         frozen=True,
     )
 
+    #: Where the hub keeps its own files: the default SQLite audit trail, development
+    #: keys, each audit writer's newest checkpoint (``audit-state/``).
     data_dir: Path = DEFAULT_DATA_DIR
     #: Per source: the table validated by that connector's ``Settings`` when the hub
     #: starts. The values its ``Settings`` declares secret are held as SecretStr from

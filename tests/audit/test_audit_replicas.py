@@ -1,7 +1,7 @@
 """Replicas on one PostgreSQL trail and one Redis: keys that agree, or a refusal at start.
 
 The replicas run from folders of their own with the configuration of
-examples/replicas/, their store and Redis given by the environment, as the README says.
+examples/replicas/, their store and Redis given by the environment, as docs/audit.md says.
 """
 
 from __future__ import annotations

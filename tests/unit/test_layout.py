@@ -1,4 +1,4 @@
-"""The walls between the rooms: who may import whom (README, "Layout")."""
+"""The walls between the rooms: who may import whom (docs/development.md, "Layout")."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ __all__ = ["WitnessConfig", "load_witness"]
 
 
 class WitnessConfig(BaseModel):
-    """The witness's TOML file (see the README, "Witnesses")."""
+    """The witness's TOML file (see docs/audit.md, "Witnesses")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -73,7 +73,9 @@ _STATUSES = {
 class BusinessSettings(SourceSettings):
     """``[sources.business]``: the register's base URL and the hub's OAuth 2.0 client."""
 
+    #: The hub's client id at the register's authorization server.
     client_id: str = Field(min_length=1)
+    #: Its client secret, sent with HTTP Basic authentication to ``token_url``.
     client_secret: SecretRef
     #: The token endpoint: a path under ``url``, or an absolute URL when the
     #: authorization server stands apart from the register.

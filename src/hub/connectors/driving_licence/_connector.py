@@ -73,7 +73,9 @@ _CLAIM_FIELDS = {"holder_name": "full_name", "date_of_birth": "date_of_birth"}
 class DrivingLicenceSettings(SourceSettings):
     """``[sources.driving_licence]``: the endpoint and the agency's signing key."""
 
+    #: The agency's API key, sent as ``X-Api-Key``.
     api_key: SecretRef
+    #: The key of the HMAC-SHA256 signature of every request (``X-Signature``).
     api_secret: SecretRef
 
 
