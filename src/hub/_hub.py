@@ -214,7 +214,7 @@ def new_request_id() -> str:
 @dataclass(slots=True)
 class _Source:
     info: SourceInfo
-    connector: Connector
+    connector: Connector[Any, Any]
     resilience: Resilience
     http: httpx.AsyncClient
     record_types: dict[str, type[Record]]
@@ -257,7 +257,7 @@ class Hub:
         settings: HubSettings | None = None,
         *,
         audit: AuditTrail | None = None,
-        connectors: Mapping[str, type[Connector]] | None = None,
+        connectors: Mapping[str, type[Connector[Any, Any]]] | None = None,
         on_call: Callable[[AuditEntry], None] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
@@ -1088,7 +1088,7 @@ def _values_at(value: Any, path: str) -> list[Any]:
     return found
 
 
-def _record_identifiers(cls: type[Connector]) -> dict[str, tuple[str, ...]]:
+def _record_identifiers(cls: type[Connector[Any, Any]]) -> dict[str, tuple[str, ...]]:
     """Where a personal-data source's records carry the identifiers of its queries."""
     if not cls.personal_data or Operation.LOOKUP not in cls.operations:
         return {}
@@ -1098,7 +1098,7 @@ def _record_identifiers(cls: type[Connector]) -> dict[str, tuple[str, ...]]:
     return {name: (name,) for name in IDENTIFIER_FIELDS if name in shared}
 
 
-def _facts(connector: Connector, claim: Query) -> dict[str, str]:
+def _facts(connector: Connector[Any, Any], claim: Query) -> dict[str, str]:
     """The facts a claim asks to check (its fields besides its subject), each with the
     record field it is checked against."""
     subject = claim.subject()
@@ -1135,7 +1135,7 @@ class SyncHub:
         settings: HubSettings | None = None,
         *,
         audit: AuditTrail | None = None,
-        connectors: Mapping[str, type[Connector]] | None = None,
+        connectors: Mapping[str, type[Connector[Any, Any]]] | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hub-loop", daemon=True)
