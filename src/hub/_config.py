@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hub._patterns import NODE_PATTERN
 from hub.errors import HubError
 
 __all__ = [
@@ -199,9 +200,7 @@ class AuditSettings(_Section):
     checkpoint_every: int = Field(default=1000, ge=1)
     checkpoint_seconds: float = Field(default=10.0, gt=0)
     #: This replica's name; each node keeps its own tree. Defaults to the host name.
-    node: str = Field(
-        default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-    )
+    node: str = Field(default_factory=socket.gethostname, pattern=NODE_PATTERN)
     #: Development only: answer even when the trail cannot take the entry (logged loudly).
     fail_open: bool = False
     #: The longest a caller waits for its entry to be durable before AuditUnavailable.

@@ -47,6 +47,8 @@ from hub._logging import (
     register_secret,
 )
 from hub._model import IDENTIFIER_FIELDS, Query, Record
+from hub._patterns import REQUEST_ID as _REQUEST_ID
+from hub._patterns import SOURCE_NAME as _SOURCE_NAME
 from hub._policy import AccessPolicy, AttemptStore, MemoryAttemptStore, VerificationLimit
 from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
@@ -89,8 +91,6 @@ __all__ = [
 T = TypeVar("T")
 log = get_logger("hub")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 #: The most items a page of an access history holds.
 _MAX_PAGE_SIZE = 200
 _REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
