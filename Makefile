@@ -24,6 +24,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench docs/conf.py examples/flask-portal
 	cd examples/connector-template && ../../$(VENV)/bin/ruff check . && ../../$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests/typing
+	cd examples/connector-template && ../../$(VENV)/bin/mypy
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format src tests bench docs/conf.py examples/flask-portal

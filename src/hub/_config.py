@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hub._patterns import NODE_PATTERN
+
 # Under a private name, so that the old path `hub._config.ConfigError` reaches the
 # module's __getattr__ and its deprecation warning.
 from hub.errors import ConfigError as _ConfigError
@@ -237,9 +239,7 @@ class AuditSettings(_Section):
     #: ... or, when there are new entries, this many seconds after the one before.
     checkpoint_seconds: float = Field(default=10.0, gt=0)
     #: This replica's name; each node keeps its own tree. Defaults to the host name.
-    node: str = Field(
-        default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-    )
+    node: str = Field(default_factory=socket.gethostname, pattern=NODE_PATTERN)
     #: Development only: answer even when the trail cannot take the entry (logged loudly).
     fail_open: bool = False
     #: The longest a caller waits for its entry to be durable before AuditUnavailable.

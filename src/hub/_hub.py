@@ -47,6 +47,8 @@ from hub._logging import (
     register_secret,
 )
 from hub._model import IDENTIFIER_FIELDS, Query, Record
+from hub._patterns import REQUEST_ID as _REQUEST_ID
+from hub._patterns import SOURCE_NAME as _SOURCE_NAME
 from hub._policy import AccessPolicy, AttemptStore, MemoryAttemptStore, VerificationLimit
 from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
@@ -90,8 +92,6 @@ __all__ = [
 T = TypeVar("T")
 log = get_logger("hub")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 #: The most items a page of an access history holds.
 _MAX_PAGE_SIZE = 200
 _REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
@@ -213,7 +213,7 @@ def new_request_id() -> str:
 @dataclass(slots=True)
 class _Source:
     info: SourceInfo
-    connector: Connector
+    connector: Connector[Any, Any]
     resilience: Resilience
     http: httpx.AsyncClient
     record_types: dict[str, type[Record]]
@@ -256,7 +256,7 @@ class Hub:
         settings: HubSettings | None = None,
         *,
         audit: AuditTrail | None = None,
-        connectors: Mapping[str, type[Connector]] | None = None,
+        connectors: Mapping[str, type[Connector[Any, Any]]] | None = None,
         on_call: Callable[[AuditEntry], None] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
@@ -1087,7 +1087,7 @@ def _values_at(value: Any, path: str) -> list[Any]:
     return found
 
 
-def _record_identifiers(cls: type[Connector]) -> dict[str, tuple[str, ...]]:
+def _record_identifiers(cls: type[Connector[Any, Any]]) -> dict[str, tuple[str, ...]]:
     """Where a personal-data source's records carry the identifiers of its queries."""
     if not cls.personal_data or Operation.LOOKUP not in cls.operations:
         return {}
@@ -1097,7 +1097,7 @@ def _record_identifiers(cls: type[Connector]) -> dict[str, tuple[str, ...]]:
     return {name: (name,) for name in IDENTIFIER_FIELDS if name in shared}
 
 
-def _facts(connector: Connector, claim: Query) -> dict[str, str]:
+def _facts(connector: Connector[Any, Any], claim: Query) -> dict[str, str]:
     """The facts a claim asks to check (its fields besides its subject), each with the
     record field it is checked against."""
     subject = claim.subject()
@@ -1134,7 +1134,7 @@ class SyncHub:
         settings: HubSettings | None = None,
         *,
         audit: AuditTrail | None = None,
-        connectors: Mapping[str, type[Connector]] | None = None,
+        connectors: Mapping[str, type[Connector[Any, Any]]] | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hub-loop", daemon=True)

@@ -40,9 +40,9 @@ def _load(group: str, name: str, ep: EntryPoint) -> Any:
 
 
 @cache
-def installed_connectors() -> dict[str, type[Connector]]:
+def installed_connectors() -> dict[str, type[Connector[Any, Any]]]:
     """Every installed connector class that loads, by source name."""
-    found: dict[str, type[Connector]] = {}
+    found: dict[str, type[Connector[Any, Any]]] = {}
     for name, ep in sorted(_entry_points(CONNECTORS_GROUP).items()):
         cls = _load(CONNECTORS_GROUP, name, ep)
         if not (isinstance(cls, type) and issubclass(cls, Connector)) or cls.name != name:
@@ -53,7 +53,7 @@ def installed_connectors() -> dict[str, type[Connector]]:
     return found
 
 
-def connector_class(source: str) -> type[Connector]:
+def connector_class(source: str) -> type[Connector[Any, Any]]:
     """The connector of ``source``, or `InvalidQuery` listing those installed."""
     connectors = installed_connectors()
     try:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import httpx
 import orjson
@@ -105,12 +105,27 @@ class Call:
         return max(0.0, self.deadline - time.monotonic())
 
 
-class Connector(ABC):
+SettingsT = TypeVar("SettingsT", bound=SourceSettings)
+QueryT = TypeVar("QueryT", bound=_Query)
+
+
+class Connector(ABC, Generic[SettingsT, QueryT]):
     """The base of every connector.
 
     Subclasses set the class variables and implement the operations they list in
     ``operations``; the hub validates the input with ``Query`` (``Claim`` for verify,
     ``Credential`` for authenticate) before calling them.
+
+    The type arguments name the source's ``Settings`` and look-up ``Query`` models, so
+    that a type checker knows ``self.settings`` and the query ``lookup`` receives::
+
+        class PopulationConnector(Connector[PopulationSettings, CitizenQuery]):
+            Settings = PopulationSettings
+            Query = CitizenQuery
+
+    A source without look-ups gives ``Never`` as its query type. The class variables
+    stay what the hub validates with at run time; a class whose ``Settings`` or
+    ``Query`` is not (a subclass of) its type argument is refused when it is defined.
 
     Args:
         settings: This source's validated ``Settings``.
@@ -146,11 +161,21 @@ class Connector(ABC):
     #: checked against the field of its own name.
     verified_fields: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass of a declared connector is held to its ancestor's declaration too.
+        for klass in cls.__mro__:
+            for base in klass.__dict__.get("__orig_bases__", ()):
+                if get_origin(base) is Connector:
+                    settings, query = get_args(base)
+                    _check_declared(cls, "Settings", settings)
+                    _check_declared(cls, "Query", query)
+
+    def __init__(self, settings: SettingsT, http: httpx.AsyncClient) -> None:
         self.settings = settings
         self.http = http
 
-    async def lookup(self, query: Any, call: Call) -> _Record | Sequence[_Record]:
+    async def lookup(self, query: QueryT, call: Call) -> _Record | Sequence[_Record]:
         """Fetch the record(s) the query names."""
         raise NotImplementedError
 
@@ -180,8 +205,26 @@ class Connector(ABC):
     async def health(self) -> Health:
         """A cheap check that the upstream answers; never a look-up of a person."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook, empty by default
+    async def aclose(self) -> None:
         """Release what the connector holds besides the hub's HTTP client."""
+
+
+def _check_declared(cls: type, variable: str, argument: object) -> None:
+    """Refuse a class variable that contradicts the type argument declared for it.
+
+    Only a model class is checked: ``Any``, a type variable (a generic subclass) or
+    ``Never`` (no look-ups) leaves the class variable as the subclass sets it.
+    """
+    # Any is a class since Python 3.11, but it declares nothing.
+    if argument is Any or not isinstance(argument, type):
+        return
+    declared = getattr(cls, variable, None)
+    if not (isinstance(declared, type) and issubclass(declared, argument)):
+        shown = declared.__name__ if isinstance(declared, type) else "not set"
+        raise TypeError(
+            f"{cls.__name__}.{variable} is {shown}, but the class is declared with "
+            f"{argument.__name__}"
+        )
 
 
 # Helpers for connectors that speak HTTP + JSON.

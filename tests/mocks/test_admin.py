@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from hub.mocks._common import FaultPlan, PlanError, parse_plan
 from hub.mocks.population import create_app, hub_settings
+from hub.testing import MockProfile, mock_app
 
 
 def test_stats_count_protocol_requests_only(mock):
@@ -161,3 +166,41 @@ def test_latency_composes_and_the_first_answering_fault_wins():
     assert delay == pytest.approx(0.1)
     assert entry.kind == "malformed"
     assert plan.draw() == (pytest.approx(0.1), None)
+
+
+class _Members:
+    """The data of a mock outside the hub: kinds of its own, keys drawn by a coroutine."""
+
+    sample_kinds = ("member", "retired")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    async def sample(self, kind: str, n: int) -> list[str]:
+        return [f"{kind}-{i}" for i in range(n)]
+
+
+async def test_a_mock_outside_the_hub_gets_the_shared_admin_surface_and_faults():
+    """`hub.testing.mock_app` samples another world (awaited), and faults and counts its routes."""
+    profile = MockProfile(
+        name="members",
+        content_type="application/json",
+        malformed_body=b'{"member": [',
+        oversized_prefix=b'{"member": "',
+        sample_kind="member",
+    )
+
+    async def status(request: Request) -> Response:
+        return JSONResponse({"up": True})
+
+    app = mock_app(world=_Members(7), profile=profile, routes=[Route("/status", status)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        sample = await client.get("/_admin/sample", params={"n": 2})
+        assert sample.json() == {"keys": ["member-0", "member-1"]}
+        refused = await client.get("/_admin/sample", params={"kind": "citizen"})
+        assert refused.json()["errors"] == [{"field": "kind", "message": "one of member, retired"}]
+        await client.put("/_admin/faults", json={"kind": "malformed", "count": 1})
+        assert (await client.get("/status")).content == b'{"member": ['
+        assert (await client.get("/status")).json() == {"up": True}
+        assert (await client.get("/_admin/stats")).json() == {"requests": 2}

@@ -105,9 +105,17 @@ PUBLIC: dict[str, frozenset[str]] = {
     ),
     "hub.testing": frozenset(
         {
+            "Captured",
+            "ConnectionDropped",
             "ConnectorContract",
+            "FaultCall",
+            "FaultEntry",
             "LeakCheck",
+            "MockProfile",
+            "MockWorld",
+            "PlanError",
             "ServedApp",
+            "mock_app",
             "no_retries",
         }
     ),

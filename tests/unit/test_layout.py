@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,11 @@ def _imports(path: Path) -> set[str]:
 def _room(path: Path) -> str:
     relative = path.relative_to(SRC).parts
     return relative[0] if relative[0] in {"connectors", "mocks", "schemas"} else "core"
+
+
+def _offered_to_other_mocks(path: str, name: str) -> bool:
+    """`hub.testing` offers the mocks outside the hub the machinery the bundled ones share."""
+    return path.startswith("testing/") and name == "hub.mocks._common"
 
 
 def _imports_by_room() -> dict[str, set[tuple[str, str]]]:
@@ -52,6 +59,7 @@ def test_a_room_does_not_import_what_it_must_not(room: str, forbidden: tuple[str
         (path, name)
         for path, name in _imports_by_room()[room]
         if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)
+        and not _offered_to_other_mocks(path, name)
     )
     assert offending == []
 
@@ -64,3 +72,19 @@ def test_the_mocks_import_only_themselves_and_the_contracts() -> None:
         if not name.startswith(("hub.mocks", "hub.schemas"))
     )
     assert offending == []
+
+
+def test_the_shared_mock_machinery_needs_no_bundled_mock() -> None:
+    """`hub.mocks._common`, offered through `hub.testing`, stands without the world or a mock."""
+    imported = sorted(
+        name for path, name in _imports_by_room()["mocks"] if path.startswith("mocks/_common/")
+    )
+    assert imported
+    assert [name for name in imported if not name.startswith("hub.mocks._common")] == []
+
+
+def test_a_mock_on_hub_testing_needs_no_pytest() -> None:
+    """A third-party mock served outside a test run imports `hub.testing` without pytest."""
+    code = "import sys; sys.modules['pytest'] = None; from hub.testing import MockProfile, mock_app"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -32,7 +32,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.audit._entry import NODE_PATTERN, Timestamp, format_time
+from hub._patterns import NODE_PATTERN
+from hub.audit._entry import Timestamp, format_time
 from hub.audit._store import StoredCheckpoint
 from hub.audit.note import (
     ED25519,

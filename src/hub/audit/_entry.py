@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from hub._patterns import NODE_PATTERN, SOURCE_NAME_PATTERN
+
 __all__ = [
     "AuditEntry",
     "Outcome",
@@ -30,8 +32,6 @@ __all__ = [
     "record_bytes",
 ]
 
-#: A node's name: the pattern of ``[audit] node`` in the configuration.
-NODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 #: Separates the node from the index in an audit id; it is URL-safe (RFC 3986
 #: "unreserved") and never part of a node's name, so an id splits without ambiguity.
 ID_SEPARATOR = "~"
@@ -100,7 +100,7 @@ Milliseconds = Annotated[
 ]
 # Free text of the caller (client, officer, procedure, dossier): printable, bounded.
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Name = Annotated[str, StringConstraints(pattern=SOURCE_NAME_PATTERN)]
 # Names only: a field name starts with a letter, so no identifier can pass as one.
 FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")]
 

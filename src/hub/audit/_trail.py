@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hub._config import AUDIT_COMMITS_IN_FLIGHT, AuditSettings
 from hub._logging import get_logger
+from hub._patterns import NODE_PATTERN
 from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._entry import (
-    NODE_PATTERN,
     AuditEntry,
     audit_id,
     canonical_entry,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,6 +32,7 @@ from hub._config import READINESS_TIMEOUT, HubSettings
 from hub._history import AccessHistory
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
+from hub._patterns import REQUEST_ID, SOURCE_NAME_PATTERN
 from hub._purpose import Purpose
 from hub.audit import InclusionProof
 from hub.audit._receipt import ProofBundle, jwks
@@ -48,8 +48,6 @@ __all__ = ["create_app"]
 
 log = get_logger("hub.sidecar")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SOURCE = r"^[a-z][a-z0-9_]{0,63}$"
 _AUDIT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"
 _JSON = "application/json"
 
@@ -209,7 +207,7 @@ class _Edge:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
 
@@ -483,7 +481,9 @@ def create_app(
     responses: dict[int | str, dict[str, Any]] = _PROBLEMS
 
     def endpoint(operation: Operation) -> Callable[..., Awaitable[Response]]:
-        async def call(request: Request, source: str = Path(pattern=_SOURCE)) -> Response:
+        async def call(
+            request: Request, source: str = Path(pattern=SOURCE_NAME_PATTERN)
+        ) -> Response:
             return await operate(request, source, operation)
 
         return call
@@ -514,7 +514,7 @@ def create_app(
     )
     async def authorization(
         request: Request,
-        source: str = Path(pattern=_SOURCE),
+        source: str = Path(pattern=SOURCE_NAME_PATTERN),
         redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$"),
         level: int = Query(ge=1, le=2),
     ) -> Response:

@@ -93,7 +93,7 @@ def declare(document: dict[str, Any]) -> None:
         )
 
 
-def _lookup_answer(cls: type[Connector]) -> Any:
+def _lookup_answer(cls: type[Connector[Any, Any]]) -> Any:
     """What the connector's ``lookup`` says it returns: one record or several."""
     try:
         return typing.get_type_hints(cls.lookup)["return"]

@@ -61,7 +61,7 @@ class ConnectorContract:
         settings: Extra ``[sources.NAME]`` settings for the test hub.
     """
 
-    connector: ClassVar[type[Connector]]
+    connector: ClassVar[type[Connector[Any, Any]]]
     sample_kind: ClassVar[str | None] = None
     missing_query: ClassVar[dict[str, Any] | None] = None
     invalid_queries: ClassVar[list[dict[str, Any]]] = []

@@ -111,7 +111,7 @@ class SocialInsuranceQuery(Query):
         return self.national_id or self.insurance_number
 
 
-class SocialInsuranceConnector(Connector):
+class SocialInsuranceConnector(Connector[SocialInsuranceSettings, SocialInsuranceQuery]):
     """Social insurance: a person's coverage, contribution history and health-insurance card."""
 
     name: ClassVar[str] = SOURCE
@@ -121,9 +121,8 @@ class SocialInsuranceConnector(Connector):
     Query = SocialInsuranceQuery
     Record = SocialInsurance
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: SocialInsuranceSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, SocialInsuranceSettings)
         self._headers = {
             "X-Api-Key": settings.api_key.get_secret_value(),
             "X-Ma-Don-Vi": settings.agency_code,

@@ -8,28 +8,26 @@ Protocol (every request needs ``X-Api-Key`` and ``X-Ma-Don-Vi``):
 - ``GET /api/v1/trang-thai``: 200 while the service is up and the key accepted;
 - errors are problem details (``application/problem+json``), 401 for a wrong key.
 
-Admin (never counted, never faulted): ``GET|DELETE /_admin/stats``,
-``GET /_admin/sample?n=&kind=``, ``GET|PUT|DELETE /_admin/faults``.
+Admin (never counted, never faulted), from `hub.testing.mock_app`: ``GET|DELETE
+/_admin/stats``, ``GET /_admin/sample?n=&kind=``, ``GET|PUT|DELETE /_admin/faults``
+with every fault kind of the hub's own mocks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import re
 from typing import Any
 
+from hub.testing import MockProfile, mock_app
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
 
-from lienthong_social_insurance_mock._faults import FaultPlan, MalformedFault, PlanError
 from lienthong_social_insurance_mock._people import Population
-from lienthong_social_insurance_mock._register import SAMPLE_KINDS, Register
+from lienthong_social_insurance_mock._register import Register
 
 __all__ = ["API_KEY", "create_app", "hub_settings"]
 
@@ -37,19 +35,22 @@ __all__ = ["API_KEY", "create_app", "hub_settings"]
 API_KEY = "mock-social-insurance-key-0001"
 AGENCY_CODE = "000.00.00.H37"
 JSON = "application/json"
-_SAMPLE_LIMIT = 100
+
+#: The register's protocol, as the shared fault machinery needs it.
+PROFILE = MockProfile(
+    name="social_insurance",
+    content_type=JSON,
+    malformed_body=b'{"maSoBhxh": "79\xff\xfe", "hoTen": [}',
+    oversized_prefix=b'{"maSoBhxh": "7912345678", "hoTen": "',
+    sample_kind="insurance_number",
+)
 
 _INSURANCE_NUMBER = re.compile(r"[0-9]{10}")
 _NATIONAL_ID = re.compile(r"[0-9]{12}")
-_MALFORMED = b'{"maSoBhxh": "79\xff\xfe", "hoTen": [}'
 
 
 def _problem(
-    status: int,
-    title: str,
-    detail: str,
-    errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
 ) -> Response:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -59,44 +60,12 @@ def _problem(
     }
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status, headers, media_type="application/problem+json")
-
-
-class _State:
-    def __init__(self, register: Register, faults: Any) -> None:
-        self.register = register
-        self.requests = 0
-        self.plan = FaultPlan(faults)
-
-
-class _Faults:
-    """Counts protocol requests and lets the fault plan answer them; /_admin/ passes by."""
-
-    def __init__(self, app: ASGIApp, state: _State) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_admin/"):
-            await self.app(scope, receive, send)
-            return
-        self.state.requests += 1
-        delay, fault = self.state.plan.draw()
-        if delay:
-            await asyncio.sleep(delay)
-        if fault is None:
-            await self.app(scope, receive, send)
-        elif isinstance(fault, MalformedFault):
-            await Response(_MALFORMED, media_type=JSON)(scope, receive, send)
-        else:
-            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            problem = _problem(fault.status, "Injected fault", "a fault of the plan", None, headers)
-            await problem(scope, receive, send)
+    return JSONResponse(body, status, media_type="application/problem+json")
 
 
 class _Service:
-    def __init__(self, state: _State) -> None:
-        self.state = state
+    def __init__(self, register: Register) -> None:
+        self.register = register
 
     @staticmethod
     def _refused(request: Request) -> Response | None:
@@ -127,7 +96,7 @@ class _Service:
             errors.append({"field": "soDinhDanh", "message": "Số định danh gồm đúng 12 chữ số"})
         if errors:
             return _problem(422, "Unprocessable Content", "Yêu cầu không hợp lệ", errors)
-        found = await self.state.register.find(number=number, national_id=national_id)
+        found = await self.register.find(number=number, national_id=national_id)
         if found is None:
             return _problem(404, "Not Found", "Không tìm thấy người tham gia")
         return JSONResponse(found)
@@ -141,45 +110,6 @@ class _Service:
 
 def _matches(pattern: re.Pattern[str], value: object) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
-
-
-def _admin_routes(state: _State) -> list[Route]:
-    async def stats(request: Request) -> Response:
-        if request.method == "DELETE":
-            state.requests = 0
-        return JSONResponse({"requests": state.requests})
-
-    async def sample(request: Request) -> Response:
-        kind = request.query_params.get("kind", "insurance_number")
-        raw = request.query_params.get("n", "5")
-        if kind not in SAMPLE_KINDS:
-            error = {"field": "kind", "message": f"one of {', '.join(SAMPLE_KINDS)}"}
-            return _problem(422, "Invalid sample", "invalid sample", [error])
-        if not raw.isdigit() or not 1 <= int(raw) <= _SAMPLE_LIMIT:
-            error = {"field": "n", "message": f"a whole number from 1 to {_SAMPLE_LIMIT}"}
-            return _problem(422, "Invalid sample", "invalid sample", [error])
-        return JSONResponse({"keys": await state.register.sample(kind, int(raw))})
-
-    async def faults(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                data = json.loads(await request.body())
-            except ValueError:
-                error = {"field": "faults", "message": "the body is not JSON"}
-                return _problem(422, "Invalid fault plan", "invalid fault plan", [error])
-            try:
-                state.plan = FaultPlan(data)
-            except PlanError as exc:
-                return _problem(422, "Invalid fault plan", "invalid fault plan", exc.errors)
-        elif request.method == "DELETE":
-            state.plan = FaultPlan()
-        return JSONResponse({"faults": state.plan.describe()})
-
-    return [
-        Route("/stats", stats, methods=["GET", "DELETE"]),
-        Route("/sample", sample, methods=["GET"]),
-        Route("/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    ]
 
 
 def hub_settings(base_url: str) -> dict[str, Any]:
@@ -201,13 +131,10 @@ def create_app(
     Raises:
         PlanError: ``faults`` is not a valid plan.
     """
-    state = _State(Register(seed, citizens, Population(seed, citizens)), faults)
-    service = _Service(state)
-    return Starlette(
-        routes=[
-            Mount("/_admin", routes=_admin_routes(state)),
-            Route("/api/v1/tra-cuu", service.look_up, methods=["POST"]),
-            Route("/api/v1/trang-thai", service.status, methods=["GET"]),
-        ],
-        middleware=[Middleware(_Faults, state=state)],
-    )
+    register = Register(seed, citizens, Population(seed, citizens))
+    service = _Service(register)
+    routes = [
+        Route("/api/v1/tra-cuu", service.look_up, methods=["POST"]),
+        Route("/api/v1/trang-thai", service.status, methods=["GET"]),
+    ]
+    return mock_app(world=register, profile=PROFILE, routes=routes, faults=faults)

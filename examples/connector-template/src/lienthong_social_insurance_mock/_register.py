@@ -342,11 +342,16 @@ def _member_record(
 class Register:
     """The members of one world's register and their records, computed when first asked.
 
+    It is the mock's world for `hub.testing.mock_app`: its seed and its samples.
+
     Args:
         seed: The world's seed.
         citizens: How many citizens the world holds.
         population: The population register of the same world.
     """
+
+    #: The kinds `sample` gives keys of.
+    sample_kinds = SAMPLE_KINDS
 
     def __init__(self, seed: int, citizens: int, population: Population) -> None:
         self.seed = seed

@@ -47,7 +47,7 @@ class BudgetUnitQuery(Query):
     code: BudgetUnitCode
 
 
-class BudgetUnitConnector(Connector):
+class BudgetUnitConnector(Connector[BudgetUnitSettings, BudgetUnitQuery]):
     """Budget-relationship unit codes: look-up of a unit by its code."""
 
     name: ClassVar[str] = SOURCE
@@ -59,9 +59,8 @@ class BudgetUnitConnector(Connector):
     # A public register of state bodies (codes, names, office addresses): no person.
     personal_data = False
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: BudgetUnitSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, BudgetUnitSettings)
         self._headers = {
             "X-Api-Key": settings.api_key.get_secret_value(),
             "Accept": "application/json",

@@ -103,7 +103,7 @@ class EnterpriseQuery(Query):
         return self.code or self.legal_representative
 
 
-class BusinessConnector(Connector):
+class BusinessConnector(Connector[BusinessSettings, EnterpriseQuery]):
     """National business registration database: enterprises by code or by representative."""
 
     name: ClassVar[str] = SOURCE
@@ -118,9 +118,8 @@ class BusinessConnector(Connector):
         "legal_representative": ("legal_representatives.national_id",),
     }
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: BusinessSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, BusinessSettings)
         self._token_url = settings.token_url
         # RFC 6749, 2.3.1: the client id and secret are form-encoded inside Basic.
         self._client_auth = httpx.BasicAuth(

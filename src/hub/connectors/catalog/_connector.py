@@ -180,7 +180,7 @@ class CatalogQuery(Query):
         return None
 
 
-class CatalogConnector(Connector):
+class CatalogConnector(Connector[CatalogSettings, CatalogQuery]):
     """The shared electronic catalogs: administrative units and national code lists."""
 
     name: ClassVar[str] = SOURCE

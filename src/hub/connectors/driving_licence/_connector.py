@@ -126,7 +126,7 @@ def _sign(secret: bytes, method: str, target: str, timestamp: str, nonce: str, b
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-class DrivingLicenceConnector(Connector):
+class DrivingLicenceConnector(Connector[DrivingLicenceSettings, LicenceQuery]):
     """The driving-licence system: look-up by number or holder, and holder verification."""
 
     name: ClassVar[str] = SOURCE
@@ -144,9 +144,8 @@ class DrivingLicenceConnector(Connector):
     # fields it may see verifies it only if they name date_of_birth too.
     verified_fields: ClassVar[Mapping[str, str]] = {"full_name": "holder"}
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: DrivingLicenceSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, DrivingLicenceSettings)
         self._api_key = settings.api_key.get_secret_value()
         self._secret = settings.api_secret.get_secret_value().encode()
 

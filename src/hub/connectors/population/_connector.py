@@ -148,7 +148,7 @@ class _Transport(AsyncTransport):
         self.wsdl_client.close()
 
 
-class PopulationConnector(Connector):
+class PopulationConnector(Connector[PopulationSettings, CitizenQuery]):
     """National population database: look-up of the 20 open fields, and verification."""
 
     name: ClassVar[str] = SOURCE
@@ -159,9 +159,8 @@ class PopulationConnector(Connector):
     Record = Citizen
     Claim = CitizenClaim
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: PopulationSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, PopulationSettings)
         self._agency = settings.agency_code
         self._transport = _Transport(http)
         client = zeep.AsyncClient(

@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Never, TypeVar
 
 import httpx
 from joserfc import jwt
@@ -263,7 +263,7 @@ def _token_error(response: httpx.Response) -> HubError:
     )
 
 
-class VneidConnector(Connector):
+class VneidConnector(Connector[VneidSettings, Never]):
     """VNeID: electronic identification of a citizen at level 1 or 2, by OpenID Connect."""
 
     name: ClassVar[str] = SOURCE
@@ -273,10 +273,8 @@ class VneidConnector(Connector):
     Record = VerifiedIdentity
     Credential = VneidCredential
 
-    def __init__(self, settings: SourceSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: VneidSettings, http: httpx.AsyncClient) -> None:
         super().__init__(settings, http)
-        assert isinstance(settings, VneidSettings)
-        self._settings = settings
         self._issuer = settings.url.rstrip("/")
         self._discovery_url = self._issuer + DISCOVERY_PATH
         self._key = load_client_key(settings.private_key)
@@ -305,7 +303,7 @@ class VneidConnector(Connector):
         verifier = secrets.token_urlsafe(64)
         params = {
             "response_type": "code",
-            "client_id": self._settings.client_id,
+            "client_id": self.settings.client_id,
             "redirect_uri": redirect_uri,
             "scope": "openid",
             "state": state,
@@ -329,16 +327,16 @@ class VneidConnector(Connector):
         provider = await self._provider()
         await self._key_set()
         token = await self._exchange(provider, credential)
-        algorithm = self._settings.id_token_alg
+        algorithm = self.settings.id_token_alg
         key = await self._signing_key(signing_key_id(token, algorithm))
         claims = verify_id_token(
             token,
             key,
             algorithm=algorithm,
             issuer=provider.issuer,
-            client_id=self._settings.client_id,
+            client_id=self.settings.client_id,
             nonce=credential.nonce,
-            skew=self._settings.clock_skew,
+            skew=self.settings.clock_skew,
             now=int(time.time()),
         )
         return identity(claims, credential.level)
@@ -389,12 +387,12 @@ class VneidConnector(Connector):
                 raise UpstreamError(
                     "the provider's discovery document names another issuer", source=SOURCE
                 )
-            algorithm = self._settings.id_token_alg
+            algorithm = self.settings.id_token_alg
             if algorithm not in metadata.id_token_signing_alg_values_supported:
                 raise UpstreamError(
                     f"the provider does not sign ID tokens with {algorithm}", source=SOURCE
                 )
-            self._metadata = _Cached(metadata, time.monotonic() + self._settings.metadata_ttl)
+            self._metadata = _Cached(metadata, time.monotonic() + self.settings.metadata_ttl)
             return metadata
 
     async def _key_set(self, *, stale: list[SigningKey] | None = None) -> list[SigningKey]:
@@ -409,8 +407,8 @@ class VneidConnector(Connector):
             if cached is not None and cached.fresh() and cached.value is not stale:
                 return cached.value
             data = await self._get_json(provider.jwks_uri, "JWKS")
-            keys = _signing_keys(data, self._settings.id_token_alg)
-            self._jwks = _Cached(keys, time.monotonic() + self._settings.metadata_ttl)
+            keys = _signing_keys(data, self.settings.id_token_alg)
+            self._jwks = _Cached(keys, time.monotonic() + self.settings.metadata_ttl)
             return keys
 
     async def _signing_key(self, kid: str | None) -> SigningKey:
@@ -430,7 +428,7 @@ class VneidConnector(Connector):
     def _client_assertion(self, audience: str) -> str:
         """A single-use ``private_key_jwt`` assertion for the token endpoint (RFC 7523)."""
         now = int(time.time())
-        client_id = self._settings.client_id
+        client_id = self.settings.client_id
         claims = {
             "iss": client_id,
             "sub": client_id,
@@ -449,7 +447,7 @@ class VneidConnector(Connector):
             "code": credential.code,
             "redirect_uri": credential.redirect_uri,
             "code_verifier": credential.code_verifier,
-            "client_id": self._settings.client_id,
+            "client_id": self.settings.client_id,
             "client_assertion_type": JWT_BEARER,
             "client_assertion": self._client_assertion(provider.token_endpoint),
         }

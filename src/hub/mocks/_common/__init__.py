@@ -5,7 +5,7 @@ protocol-specific fault kinds subclass `FaultEntry` and implement ``apply`` with
 helpers of `FaultCall`.
 """
 
-from hub.mocks._common._app import PROBLEM, MockState, mock_app, problem
+from hub.mocks._common._app import PROBLEM, MockState, MockWorld, mock_app, problem
 from hub.mocks._common._faults import (
     BUILT_IN_KINDS,
     Captured,
@@ -28,6 +28,7 @@ __all__ = [
     "FaultPlan",
     "MockProfile",
     "MockState",
+    "MockWorld",
     "PlanError",
     "mock_app",
     "parse_plan",

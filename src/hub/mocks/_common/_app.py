@@ -8,9 +8,10 @@ subject to the fault plan.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
 
 import orjson
 from starlette.applications import Starlette
@@ -29,15 +30,41 @@ from hub.mocks._common._faults import (
     parse_plan,
     quiet_dropped_connections,
 )
-from hub.mocks._world import SAMPLE_KINDS, World
 
+#: The most keys ``GET /_admin/sample`` gives at once.
 MAX_SAMPLE = 1000
+
+
+class MockWorld(Protocol):
+    """The data a mock serves, as far as the shared admin surface needs it.
+
+    The bundled mocks pass their synthetic world; a mock of another register passes
+    any object with these members.
+    """
+
+    @property
+    def seed(self) -> int:
+        """The seed the data comes from; fault-plan entries without a seed draw from it."""
+        ...
+
+    @property
+    def sample_kinds(self) -> Sequence[str]:
+        """The kinds of key ``GET /_admin/sample`` gives, for its ``kind`` parameter."""
+        ...
+
+    def sample(self, kind: str, n: int) -> Sequence[str] | Awaitable[Sequence[str]]:
+        """Keys of at most ``n`` existing records of ``kind``, the same for the same seed.
+
+        A coroutine function is awaited; a plain one runs in a worker thread, so that
+        computing the keys never holds up the mock's other requests.
+        """
+        ...
 
 
 class MockState:
     """A mock's run-time state: its world, request count and fault plan."""
 
-    def __init__(self, world: World, profile: MockProfile, faults: object) -> None:
+    def __init__(self, world: MockWorld, profile: MockProfile, faults: object) -> None:
         self.world = world
         self.profile = profile
         self.requests = 0
@@ -104,14 +131,19 @@ def _admin_routes(state: MockState) -> list[BaseRoute]:
     async def sample(request: Request) -> Response:
         kind = request.query_params.get("kind", state.profile.sample_kind)
         raw = request.query_params.get("n", "5")
-        if kind not in SAMPLE_KINDS:
-            message = f"one of {', '.join(SAMPLE_KINDS)}"
+        kinds = state.world.sample_kinds
+        if kind not in kinds:
+            message = f"one of {', '.join(kinds)}"
             return _problem(422, "invalid sample", [{"field": "kind", "message": message}])
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_SAMPLE:
             message = f"a whole number from 1 to {MAX_SAMPLE}"
             return _problem(422, "invalid sample", [{"field": "n", "message": message}])
-        keys = await run_in_threadpool(state.world.sample, kind, int(raw))
-        return JSONResponse({"keys": keys})
+        draw = state.world.sample
+        if inspect.iscoroutinefunction(draw):
+            keys = await draw(kind, int(raw))
+        else:
+            keys = await run_in_threadpool(draw, kind, int(raw))
+        return JSONResponse({"keys": list(keys)})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
@@ -137,7 +169,7 @@ def _admin_routes(state: MockState) -> list[BaseRoute]:
 
 def mock_app(
     *,
-    world: World,
+    world: MockWorld,
     profile: MockProfile,
     routes: Sequence[BaseRoute],
     faults: Sequence[dict[str, Any]] | None = None,
@@ -145,8 +177,13 @@ def mock_app(
 ) -> Starlette:
     """A mock's ASGI app: its protocol routes behind the shared admin surface and faults.
 
+    The admin surface is ``GET|DELETE /_admin/stats`` (protocol requests counted),
+    ``GET /_admin/sample?kind=&n=`` (keys of existing records) and
+    ``GET|PUT|DELETE /_admin/faults`` (the fault plan); every other request is the
+    protocol's, counted and subject to the plan.
+
     Args:
-        world: The world the mock serves.
+        world: The data the mock serves: its seed and its samples.
         profile: The mock's protocol, as the fault machinery needs it.
         routes: The protocol's routes.
         faults: A fault plan in force from the start.

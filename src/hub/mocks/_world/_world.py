@@ -59,6 +59,8 @@ class World:
     """
 
     as_of: date = AS_OF
+    #: The kinds `sample` gives keys of.
+    sample_kinds: tuple[str, ...] = SAMPLE_KINDS
 
     def __init__(self, seed: int = 1, citizens: int = 10_000) -> None:
         self.seed = seed
