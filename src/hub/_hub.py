@@ -1,23 +1,18 @@
-"""The hub: one pipeline for every look-up, verification and authentication.
+"""The hub: its sources wired up, their health, and the public face of every call.
 
-    caller -> authorize -> validate -> resilience (deadline, breaker, limit, retry)
-           -> connector -> minimise -> audit (durable) -> answer with its audit id
-
-Failures take the same path: a denied, invalid, failed or not-found call is audited
-too, and the error carries its audit id.
+Each look-up, verification and authentication goes through `hub._pipeline`: authorize,
+validate, resilience, minimise, audit; the hub opens what the pipeline needs and hands
+it the calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import re
 import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -38,46 +33,35 @@ from hub._history import (
     field_label,
     source_title,
 )
-from hub._http import build_client, current_request_id
-from hub._logging import (
-    get_logger,
-    observe_sensitive,
-    quiet_http_clients,
-    redacting,
-    register_secret,
+from hub._http import build_client
+from hub._logging import quiet_http_clients, register_secret
+from hub._model import IDENTIFIER_FIELDS, Query
+from hub._patterns import REQUEST_ID
+from hub._pipeline import (
+    ConnectedSource,
+    Pipeline,
+    new_request_id,
+    parse_purpose,
+    source_named,
 )
-from hub._model import IDENTIFIER_FIELDS, Query, Record
-from hub._patterns import REQUEST_ID as _REQUEST_ID
-from hub._patterns import SOURCE_NAME as _SOURCE_NAME
 from hub._policy import AccessPolicy, AttemptStore, MemoryAttemptStore, VerificationLimit
 from hub._purpose import Purpose
 from hub._registry import connector_class, installed_connectors
 from hub._resilience import Attempts, BreakerState, Resilience
+from hub._results import (
+    AuthenticationResult,
+    LookupResult,
+    Profile,
+    SourceInfo,
+    VerificationResult,
+)
 from hub.audit import AuditEntry, AuditTrail, InclusionProof, Outcome
 from hub.audit._entry import format_time
-from hub.audit._receipt import ReceiptClaims, data_digest
 from hub.audit._report import page_of_entries
 from hub.audit._store import StoreError
-from hub.connector import Call, Connector, Health, HealthStatus, Operation
-from hub.errors import (
-    AuditUnavailable,
-    ConfigError,
-    FieldError,
-    HubError,
-    InvalidQuery,
-    NotFound,
-    TooManyAttempts,
-    Unauthenticated,
-    UnknownSource,
-    UpstreamError,
-)
-from hub.records import (
-    AssuranceLevel,
-    AuthorizationRequest,
-    Verdict,
-    Verification,
-    VerifiedIdentity,
-)
+from hub.connector import Connector, Health, HealthStatus, Operation
+from hub.errors import AuditUnavailable, ConfigError, HubError, InvalidQuery, Unauthenticated
+from hub.records import AssuranceLevel, AuthorizationRequest
 
 __all__ = [
     "AuthenticationResult",
@@ -90,151 +74,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-log = get_logger("hub")
 
 #: The most items a page of an access history holds.
 _MAX_PAGE_SIZE = 200
 _REDIRECT_URI = re.compile(r"^https?://[\x21-\x7e]{1,2040}$")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    """A configured source: what it is and what it can do."""
-
-    name: str
-    title: str
-    operations: frozenset[Operation]
-
-
-@dataclass(frozen=True, slots=True)
-class LookupResult:
-    """The answer to a look-up.
-
-    ``record`` holds only the fields the client may see and asked for (``fields``);
-    the others are None and absent from ``record.model_fields_set``. A look-up that
-    finds several records (an enterprise search by representative) has a tuple.
-    ``cached`` says that the cache answered with an entry this client's own look-up
-    filled; a hit on another client's entry is not reported (it would tell that someone
-    else looked this person up), though its audit entry records it. ``receipt`` is the
-    signed receipt (compact JWS) when one was asked for: its digest covers `data`.
-    """
-
-    source: str
-    record: Record | tuple[Record, ...]
-    fields: tuple[str, ...]
-    audit_id: str | None
-    request_id: str
-    cached: bool = False
-    receipt: str | None = None
-
-    def data(self) -> Any:
-        """The disclosed fields as JSON-ready data."""
-        if isinstance(self.record, tuple):
-            return [_disclosed(item, self.fields) for item in self.record]
-        return _disclosed(self.record, self.fields)
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
-    """The answer to a verification: per field, match / mismatch / unknown.
-
-    ``receipt`` is the signed receipt when one was asked for: its digest covers the
-    verification's JSON form.
-    """
-
-    source: str
-    verification: Verification
-    audit_id: str | None
-    request_id: str
-    receipt: str | None = None
-
-    @property
-    def matches(self) -> Mapping[str, str]:
-        return self.verification.matches
-
-    @property
-    def verdict(self) -> str:
-        return self.verification.verdict
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One person across sources: a look-up result per source, or its error."""
-
-    national_id: str
-    parts: Mapping[str, LookupResult]
-    errors: Mapping[str, HubError]
-    request_id: str
-
-    def __repr__(self) -> str:
-        return f"Profile(parts={sorted(self.parts)}, errors={sorted(self.errors)})"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthenticationResult:
-    """The answer to an authentication: the verified identity (minimised).
-
-    ``ticket``, for a client with the ``citizen-portal`` role and a login at the
-    configured level, lets that client read the citizen's access history
-    (`Hub.access_history`) for a few minutes. ``receipt`` is the signed receipt when
-    one was asked for: its digest covers `data`.
-    """
-
-    source: str
-    identity: VerifiedIdentity
-    fields: tuple[str, ...]
-    audit_id: str | None
-    request_id: str
-    ticket: str | None = dataclasses.field(default=None, repr=False)
-    receipt: str | None = None
-
-    def data(self) -> Any:
-        return _disclosed(self.identity, self.fields)
-
-
-def _disclosed(record: BaseModel, fields: Sequence[str]) -> dict[str, Any]:
-    return record.model_dump(mode="json", include=set(fields))
-
-
-def _minimise(record: Record, keep: frozenset[str] | None) -> tuple[Record, tuple[str, ...]]:
-    """The record with only ``keep`` fields set, and the names of those fields."""
-    names = type(record).model_fields
-    if keep is None or keep >= names.keys():
-        return record, tuple(names)
-    values = {name: getattr(record, name) if name in keep else None for name in names}
-    kept = tuple(name for name in names if name in keep)
-    return type(record).model_construct(_fields_set=set(kept), **values), kept
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-@dataclass(slots=True)
-class _Source:
-    info: SourceInfo
-    connector: Connector[Any, Any]
-    resilience: Resilience
-    http: httpx.AsyncClient
-    record_types: dict[str, type[Record]]
-    #: Query field -> the record paths that must carry its value (``record_identifiers``).
-    identifiers: dict[str, tuple[str, ...]]
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What the pipeline learned about one call, for its audit entry."""
-
-    started: float
-    request_id: str
-    source: str
-    operation: Operation
-    purpose: Purpose | None = None
-    subject: str | None = None
-    fields: tuple[str, ...] = ()
-    attempts: int = 0
-    upstream_ms: float | None = None
-    cache: str | None = None
 
 
 class Hub:
@@ -264,14 +107,13 @@ class Hub:
         self._owns_audit = audit is None
         self._connector_classes = connectors
         self._observers: list[Callable[[AuditEntry], None]] = [on_call] if on_call else []
-        self._sources: dict[str, _Source] = {}
+        self._sources: dict[str, ConnectedSource] = {}
         self.policy = AccessPolicy(self.settings.clients)
         self._health_cache: tuple[float, dict[str, Health]] | None = None
         self._redis: Any = None
-        self._cache: Cache | None = None
-        self._verification_limit: VerificationLimit | None = None
         self._tickets: Tickets | None = None
-        self._started = False
+        # Set once started: what every look-up, verification and authentication takes.
+        self._pipeline: Pipeline | None = None
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Hub:
@@ -292,7 +134,7 @@ class Hub:
         From here on the HTTP clients' request lines, which carry identifiers in their
         URLs, stay out of the application's logs below WARNING.
         """
-        if self._started:
+        if self._pipeline is not None:
             return
         quiet_http_clients()
         try:
@@ -308,10 +150,12 @@ class Hub:
             else:
                 backend = MemoryCacheBackend(self.settings.cache.max_entries)
                 attempts = MemoryAttemptStore()
-            if self.settings.cache.enabled:
-                self._cache = Cache(self.settings.cache, backend)
-            if self.settings.verification.enabled:
-                self._verification_limit = VerificationLimit(self.settings.verification, attempts)
+            cache = Cache(self.settings.cache, backend) if self.settings.cache.enabled else None
+            verification_limit = (
+                VerificationLimit(self.settings.verification, attempts)
+                if self.settings.verification.enabled
+                else None
+            )
             for name, table in self.settings.sources.items():
                 source = self._open_source(name, table)
                 if source is not None:
@@ -323,12 +167,21 @@ class Hub:
             self._tickets = Tickets(
                 self._audit.derived_key(TICKET_KEY_LABEL), self.settings.citizen
             )
+            self._pipeline = Pipeline(
+                sources=self._sources,
+                policy=self.policy,
+                audit=self._audit,
+                tickets=self._tickets,
+                cache=cache,
+                verification_limit=verification_limit,
+                observers=self._observers,
+                audit_fail_open=self.settings.audit.fail_open,
+            )
         except BaseException:
             await self.aclose()
             raise
-        self._started = True
 
-    def _open_source(self, name: str, table: Mapping[str, Any]) -> _Source | None:
+    def _open_source(self, name: str, table: Mapping[str, Any]) -> ConnectedSource | None:
         classes = self._connector_classes or installed_connectors()
         if name not in classes:
             known = ", ".join(classes) or "none"
@@ -350,7 +203,7 @@ class Hub:
         else:
             resilience = Resilience(name, settings)
         http = build_client(settings, source=name)
-        return _Source(
+        return ConnectedSource(
             info=SourceInfo(name, cls.title, cls.operations),
             connector=cls(settings, http),
             resilience=resilience,
@@ -373,7 +226,7 @@ class Hub:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
-        self._started = False
+        self._pipeline = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -394,6 +247,11 @@ class Hub:
         if self._audit is None:
             raise RuntimeError("the hub is not started; use `async with hub:`")
         return self._audit
+
+    def _running(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("the hub is not started; use `async with hub:`")
+        return self._pipeline
 
     def observe(self, callback: Callable[[AuditEntry], None]) -> None:
         """Call ``callback`` with every call's audit entry (metrics, tests)."""
@@ -473,29 +331,14 @@ class Hub:
             HubError: one of the typed errors; ``audit_id`` is set on it.
         """
 
-        async def run(src: _Source, parsed: Query, call: Call, outcome: _Outcome) -> LookupResult:
-            record, cached = await self._cached_lookup(src, parsed, call, outcome)
-            if src.connector.personal_data:
-                observe_sensitive(record)
-            keep = self._wanted_fields(src, call.purpose.client, fields)
-            if isinstance(record, Record):
-                minimised, kept = _minimise(record, keep)
-                answer: Record | tuple[Record, ...] = minimised
-            else:
-                answer = tuple(_minimise(item, keep)[0] for item in record)
-                kept = tuple(
-                    name
-                    for name in src.connector.Record.model_fields
-                    if keep is None or name in keep
-                )
-            outcome.fields = kept
-            audit_id = await self._record(outcome, Outcome.OK, None)
-            found = LookupResult(src.info.name, answer, kept, audit_id, call.request_id, cached)
-            if receipt:
-                return replace(found, receipt=self._receipt(outcome, audit_id, found.data()))
-            return found
-
-        return await self._call(source, Operation.LOOKUP, query, purpose, request_id, run, fields)
+        return await self._running().lookup(
+            source=source,
+            query=query,
+            purpose=purpose,
+            fields=fields,
+            request_id=request_id,
+            receipt=receipt,
+        )
 
     async def verify(
         self,
@@ -524,34 +367,9 @@ class Hub:
                 this subject may be verified again.
         """
 
-        async def run(
-            src: _Source, parsed: Query, call: Call, outcome: _Outcome
-        ) -> VerificationResult:
-            client = call.purpose.client
-            self.policy.check_facts(client, src.info.name, _facts(src.connector, parsed))
-
-            def attempt(c: Call) -> Coroutine[Any, Any, Verification]:
-                return src.connector.verify(parsed, c)
-
-            limit = self._verification_limit
-            if limit is None or outcome.subject is None:
-                verification = await self._upstream(src, call, outcome, attempt)
-            else:
-                async with limit.attempt(client, outcome.subject, source=src.info.name) as held:
-                    verification = await self._upstream(src, call, outcome, attempt)
-                    held.refuted = verification.verdict is Verdict.REFUTED
-            outcome.fields = tuple(sorted(verification.matches))
-            audit_id = await self._record(outcome, Outcome.OK, None)
-            signed = (
-                self._receipt(outcome, audit_id, verification.model_dump(mode="json"))
-                if receipt
-                else None
-            )
-            return VerificationResult(
-                src.info.name, verification, audit_id, call.request_id, signed
-            )
-
-        return await self._call(source, Operation.VERIFY, claim, purpose, request_id, run, None)
+        return await self._running().verify(
+            source=source, claim=claim, purpose=purpose, request_id=request_id, receipt=receipt
+        )
 
     async def authenticate(
         self,
@@ -569,35 +387,13 @@ class Hub:
         for a signed receipt of the answer (`AuthenticationResult.receipt`).
         """
 
-        async def run(
-            src: _Source, parsed: Query, call: Call, outcome: _Outcome
-        ) -> AuthenticationResult:
-            identity = await self._upstream(
-                src, call, outcome, lambda c: src.connector.authenticate(parsed, c)
-            )
-            minimised, kept = _minimise(
-                identity, self._wanted_fields(src, call.purpose.client, fields)
-            )
-            assert isinstance(minimised, VerifiedIdentity)
-            outcome.fields = kept
-            outcome.subject = self.audit.pseudonymise(identity.national_id)
-            audit_id = await self._record(outcome, Outcome.OK, None)
-            client = call.purpose.client
-            ticket = (
-                self.tickets.issue(client, outcome.subject, int(identity.level))
-                if self.policy.has_role(client, "citizen-portal")
-                and identity.level >= self.tickets.level
-                else None
-            )
-            known = AuthenticationResult(
-                src.info.name, minimised, kept, audit_id, call.request_id, ticket
-            )
-            if receipt:
-                return replace(known, receipt=self._receipt(outcome, audit_id, known.data()))
-            return known
-
-        return await self._call(
-            source, Operation.AUTHENTICATE, credential, purpose, request_id, run, fields
+        return await self._running().authenticate(
+            source=source,
+            credential=credential,
+            purpose=purpose,
+            fields=fields,
+            request_id=request_id,
+            receipt=receipt,
         )
 
     async def profile(
@@ -619,7 +415,7 @@ class Hub:
             request_id: Shared by every part; generated when absent.
         """
         request_id = request_id or new_request_id()
-        client = _parse_purpose(purpose).client
+        client = parse_purpose(purpose).client
         names = [
             info.name
             for info in self.sources(client)
@@ -699,7 +495,7 @@ class Hub:
             time=dt.datetime.now(dt.UTC),
             node=self.audit.node,
             request_id=request_id
-            if request_id and _REQUEST_ID.fullmatch(request_id)
+            if request_id and REQUEST_ID.fullmatch(request_id)
             else new_request_id(),
             client=client,
             officer="",
@@ -777,7 +573,7 @@ class Hub:
             level: The level of assurance required (1 or 2).
             client: The calling system, checked against its rules.
         """
-        src = self._source(source)
+        src = source_named(self._sources, source)
         self.policy.check(client, source, Operation.AUTHENTICATE)
         if Operation.AUTHENTICATE not in src.info.operations:
             raise InvalidQuery.for_field("source", f"{source} does not authenticate")
@@ -797,295 +593,6 @@ class Hub:
             attempts=Attempts(),
         )
 
-    # The pipeline
-
-    async def _call(
-        self,
-        source_name: str,
-        operation: Operation,
-        payload: Mapping[str, Any] | Query,
-        purpose: Purpose | Mapping[str, Any],
-        request_id: str | None,
-        run: Callable[[_Source, Query, Call, _Outcome], Awaitable[T]],
-        fields: Sequence[str] | None,
-    ) -> T:
-        if not self._started:
-            raise RuntimeError("the hub is not started; use `async with hub:`")
-        started = time.monotonic()
-        outcome = _Outcome(
-            started=started,
-            request_id=request_id or new_request_id(),
-            source=source_name,
-            operation=operation,
-        )
-        known = self._sources.get(source_name)
-        personal = known is None or known.connector.personal_data
-        with redacting(_plain(payload) if personal else None):
-            try:
-                if not _REQUEST_ID.fullmatch(outcome.request_id):
-                    outcome.request_id = new_request_id()
-                    raise InvalidQuery.for_field(
-                        "request_id", "must be 1 to 128 letters, digits or . _ : -"
-                    )
-                outcome.purpose = _parse_purpose(purpose)
-                src = self._source(source_name)
-                self.policy.check(outcome.purpose.client, source_name, operation)
-                parsed = _parse_payload(src, operation, payload)
-                subject = parsed.subject()
-                outcome.subject = self.audit.pseudonymise(subject) if subject else None
-                self._check_fields(src, fields)
-                call = Call(
-                    source=source_name,
-                    operation=operation,
-                    request_id=outcome.request_id,
-                    purpose=outcome.purpose,
-                    deadline=started + src.connector.settings.deadline,
-                )
-                token = current_request_id.set(call.request_id)
-                try:
-                    return await run(src, parsed, call, outcome)
-                finally:
-                    current_request_id.reset(token)
-            except HubError as exc:
-                exc.request_id = outcome.request_id
-                if exc.audit_id is None and not isinstance(exc, AuditUnavailable):
-                    exc.audit_id = await self._record(outcome, _outcome_of(exc), exc)
-                raise
-
-    def _receipt(self, outcome: _Outcome, audit_id: str | None, data: Any) -> str | None:
-        """The signed receipt of a call whose answer carries ``data``.
-
-        None without an audit entry (fail-open): a receipt vouches for an entry.
-        """
-        purpose = outcome.purpose
-        if audit_id is None or purpose is None:
-            return None
-        claims = ReceiptClaims(
-            audit_id=audit_id,
-            time=format_time(dt.datetime.now(dt.UTC)),
-            client=purpose.client,
-            officer=purpose.officer,
-            procedure=purpose.procedure,
-            dossier=purpose.dossier,
-            source=outcome.source,
-            operation=outcome.operation.value,
-            fields=sorted(outcome.fields),
-            digest=data_digest(data),
-        )
-        return self.audit.receipts.sign(claims)
-
-    def _source(self, name: str) -> _Source:
-        try:
-            return self._sources[name]
-        except KeyError:
-            configured = ", ".join(self._sources) or "none"
-            shown = repr(name) if _SOURCE_NAME.fullmatch(name) else "of that form"
-            raise UnknownSource(
-                f"source: no configured source {shown}; configured: {configured}",
-                errors=[FieldError(("source",), f"not one of: {configured}")],
-            ) from None
-
-    async def _cached_lookup(
-        self, src: _Source, parsed: Query, call: Call, outcome: _Outcome
-    ) -> tuple[Record | Sequence[Record], bool]:
-        """A look-up through the cache when it is enabled; a broken cache is a miss.
-
-        Returns the result, and whether it is a hit on an entry this client filled.
-        """
-
-        def attempt(c: Call) -> Coroutine[Any, Any, Record | Sequence[Record]]:
-            return _answer_for(src, parsed, c)
-
-        cache = self._cache
-        if cache is None:
-            return await self._upstream(src, call, outcome, attempt), False
-        key = cache.key_for(src.info.name, parsed)
-        try:
-            hit = await cache.get(key, src.record_types)
-        except Exception as exc:  # Redis down: answer from the upstream instead
-            log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
-            hit = None
-        if hit is not None:
-            outcome.cache = "hit"
-            return hit.value, hit.client == call.purpose.client
-        outcome.cache = "miss"
-        record = await self._upstream(src, call, outcome, attempt)
-        try:
-            value = record if isinstance(record, Record) else list(record)
-            await cache.put(key, value, client=call.purpose.client)
-        except Exception as exc:
-            log.warning("cache unavailable", source=src.info.name, error=type(exc).__name__)
-        return record, False
-
-    async def _upstream(
-        self,
-        src: _Source,
-        call: Call,
-        outcome: _Outcome,
-        attempt: Callable[[Call], Coroutine[Any, Any, T]],
-    ) -> T:
-        attempts = Attempts()
-        try:
-            return await src.resilience.run(
-                lambda number: attempt(replace(call, attempt=number)),
-                deadline=call.deadline,
-                idempotent=call.operation.idempotent,
-                attempts=attempts,
-            )
-        finally:
-            outcome.attempts = attempts.count
-            outcome.upstream_ms = round(attempts.upstream_ms, 3) if attempts.count else None
-
-    def _check_fields(self, src: _Source, fields: Sequence[str] | None) -> None:
-        if fields is None:
-            return
-        record_fields = src.connector.Record.model_fields
-        unknown = sorted(set(fields) - record_fields.keys())
-        if unknown:
-            raise InvalidQuery.for_field(
-                "fields",
-                f"unknown field(s) {', '.join(unknown)}; "
-                f"{src.info.name} records have {', '.join(record_fields)}",
-            )
-
-    def _wanted_fields(
-        self, src: _Source, client: str, fields: Sequence[str] | None
-    ) -> frozenset[str] | None:
-        """Asked for and allowed: requested fields the client may not see are dropped."""
-        allowed = self.policy.fields(client, src.info.name)
-        if fields is None:
-            return allowed
-        wanted = frozenset(fields)
-        return wanted if allowed is None else wanted & allowed
-
-    async def _record(
-        self, outcome: _Outcome, result: Outcome, error: HubError | None
-    ) -> str | None:
-        """Append the call's audit entry; return its id once it is durable."""
-        purpose = outcome.purpose
-        entry = AuditEntry(
-            time=dt.datetime.now(dt.UTC),
-            node=self.audit.node,
-            request_id=outcome.request_id,
-            client=purpose.client if purpose else "",
-            officer=purpose.officer if purpose else "",
-            procedure=purpose.procedure if purpose else "",
-            dossier=purpose.dossier if purpose else "",
-            # A name that is not a source's cannot be written as one.
-            source=outcome.source if _SOURCE_NAME.fullmatch(outcome.source) else "unknown",
-            operation=outcome.operation.value,
-            subject=outcome.subject,
-            fields=sorted(outcome.fields) if result is Outcome.OK else [],
-            outcome=result,
-            error=error.kind if error is not None else None,
-            attempts=outcome.attempts,
-            upstream_ms=outcome.upstream_ms,
-            total_ms=round((time.monotonic() - outcome.started) * 1000, 3),
-            cache=outcome.cache,
-        )
-        try:
-            audit_id = await self.audit.append(entry)
-        except AuditUnavailable as exc:
-            if not self.settings.audit.fail_open:
-                exc.request_id = outcome.request_id
-                raise
-            log.error(
-                "AUDIT FAIL-OPEN: answering without an audit entry (development only)",
-                request_id=outcome.request_id,
-                source=outcome.source,
-            )
-            audit_id = None
-        for observe in self._observers:
-            observe(entry)
-        return audit_id
-
-
-def _plain(payload: Mapping[str, Any] | Query) -> Any:
-    if isinstance(payload, BaseModel):
-        return payload.model_dump(mode="json")
-    return payload
-
-
-def _parse_purpose(purpose: Purpose | Mapping[str, Any]) -> Purpose:
-    if isinstance(purpose, Purpose):
-        return purpose
-    if not isinstance(purpose, Mapping):
-        raise InvalidQuery.for_field("purpose", "must give client, officer, procedure and dossier")
-    try:
-        return Purpose.model_validate(purpose)
-    except ValidationError as exc:
-        raise InvalidQuery.from_validation(exc, "purpose") from None
-
-
-def _parse_payload(src: _Source, operation: Operation, payload: Mapping[str, Any] | Query) -> Query:
-    connector = src.connector
-    if operation not in connector.operations:
-        supported = ", ".join(sorted(op.value for op in connector.operations))
-        raise InvalidQuery.for_field(
-            "operation",
-            f"{src.info.name} does not support {operation.value} (it supports {supported})",
-            source=src.info.name,
-        )
-    # Only the model of this operation: a connector that does not look up has no Query.
-    attribute = {
-        Operation.LOOKUP: "Query",
-        Operation.VERIFY: "Claim",
-        Operation.AUTHENTICATE: "Credential",
-    }
-    model: type[Query] | None = getattr(connector, attribute[operation], None)
-    assert model is not None, f"{src.info.name} lists {operation.value} without its model"
-    if isinstance(payload, model):
-        return payload
-    if isinstance(payload, BaseModel):
-        payload = payload.model_dump()
-    if not isinstance(payload, Mapping):
-        raise InvalidQuery.for_field("query", "must be an object", source=src.info.name)
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidQuery.from_validation(exc, "query", source=src.info.name) from None
-
-
-def _outcome_of(error: HubError) -> Outcome:
-    if isinstance(error, InvalidQuery):
-        return Outcome.INVALID
-    if isinstance(error, NotFound):
-        return Outcome.NOT_FOUND
-    if error.status in (401, 403) or isinstance(error, TooManyAttempts):
-        return Outcome.DENIED
-    return Outcome.FAILED
-
-
-async def _answer_for(src: _Source, query: Query, call: Call) -> Record | Sequence[Record]:
-    """One attempt of a look-up, refused when it answers about someone else.
-
-    Inside the attempt, so that such an answer counts against the upstream's breaker
-    like any other unusable answer, and never reaches the cache.
-    """
-    found = await src.connector.lookup(query, call)
-    records = [found] if isinstance(found, Record) else found
-    for field, paths in src.identifiers.items():
-        asked = getattr(query, field, None)
-        if asked is None:
-            continue
-        for record in records:
-            if not any(asked in _values_at(record, path) for path in paths):
-                raise UpstreamError(
-                    f"{src.info.name} answered with a record of another {field} "
-                    "than the one asked for",
-                    source=src.info.name,
-                )
-    return found
-
-
-def _values_at(value: Any, path: str) -> list[Any]:
-    """The values at a dotted path through a record; a list is followed item by item."""
-    found = [value]
-    for name in path.split("."):
-        found = [getattr(item, name, None) for item in found]
-        found = [each for item in found for each in (item if isinstance(item, list) else [item])]
-    return found
-
 
 def _record_identifiers(cls: type[Connector[Any, Any]]) -> dict[str, tuple[str, ...]]:
     """Where a personal-data source's records carry the identifiers of its queries."""
@@ -1095,17 +602,6 @@ def _record_identifiers(cls: type[Connector[Any, Any]]) -> dict[str, tuple[str, 
         return dict(cls.record_identifiers)
     shared = cls.Query.model_fields.keys() & cls.Record.model_fields.keys()
     return {name: (name,) for name in IDENTIFIER_FIELDS if name in shared}
-
-
-def _facts(connector: Connector[Any, Any], claim: Query) -> dict[str, str]:
-    """The facts a claim asks to check (its fields besides its subject), each with the
-    record field it is checked against."""
-    subject = claim.subject()
-    return {
-        name: connector.verified_fields.get(name, name)
-        for name, value in claim
-        if value is not None and value != subject
-    }
 
 
 def _register_secrets(settings: BaseModel) -> None:

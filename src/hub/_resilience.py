@@ -58,9 +58,12 @@ log = get_logger("hub.resilience")
 _retries_enabled = True
 
 
-def retries_disabled(disabled: bool) -> None:
+def retries_disabled(disabled: bool) -> bool:
+    """Turn retries off (True) or back on; return whether they were off before."""
     global _retries_enabled
+    were_disabled = not _retries_enabled
     _retries_enabled = not disabled
+    return were_disabled
 
 
 class BreakerState(StrEnum):

@@ -20,9 +20,8 @@ from hub._serving import ServedApp
 from hub.audit._cli import audit_app
 from hub.audit._keys import generate_audit_keys, generate_signing_key
 from hub.errors import ConfigError
-from tests._helpers import redis_database
+from tests._helpers import MockAdmin, population_source, redis_database
 from tests.audit.conftest import postgres_dsn, with_search_path
-from tests.conftest import MockAdmin, population_source
 
 pytestmark = pytest.mark.postgres
 

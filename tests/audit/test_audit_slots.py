@@ -16,8 +16,8 @@ from hub._config import AuditSettings
 from hub.audit import AuditTrail
 from hub.audit._trail import MAX_SLOTS, writer_names
 from hub.errors import AuditUnavailable, ConfigError
+from tests._helpers import MockAdmin, population_source
 from tests.audit.conftest import NODE
-from tests.conftest import MockAdmin, population_source
 
 HOST = socket.gethostname()
 HUB = str(Path(sys.executable).with_name("hub"))

@@ -17,7 +17,7 @@ from hub import Hub, load_settings
 from hub._registry import installed_mocks
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import FAST, collect_problem, muted, population_source
+from tests._helpers import FAST, collect_problem, muted, population_source
 
 KEYS = {
     "portal-full": "key-conformance-full-0123456789abcdef0123",

@@ -14,7 +14,7 @@ from suds import WebFault
 from suds.cache import NoCache
 from suds.client import Client
 
-from tests.conftest import MockAdmin
+from tests._helpers import MockAdmin
 
 
 @pytest.fixture(scope="module")

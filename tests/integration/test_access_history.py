@@ -21,7 +21,7 @@ from hub._history import TICKET_KEY_LABEL, Tickets
 from hub._registry import installed_mocks
 from hub.errors import InvalidQuery, Unauthenticated
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import FAST, muted, population_source, serve_mock
+from tests._helpers import FAST, muted, population_source, serve_mock
 
 SOURCE = "vneid"
 REDIRECT = "http://127.0.0.1:8000/callback"

@@ -28,7 +28,7 @@ from hub.mocks._world import World
 from hub.mocks.budget_unit import API_KEY
 from hub.records import BudgetUnit
 from hub.testing import ServedApp
-from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings
+from tests._helpers import FAST, PURPOSE, MockAdmin, hub_settings
 
 # The same world as the population mock of tests/conftest.py.
 SEED, CITIZENS = 1, 10_000

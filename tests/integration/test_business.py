@@ -19,7 +19,7 @@ from hub.mocks._world import World
 from hub.records import Enterprise, EnterpriseStatus
 from hub.testing import LeakCheck
 from hub.text import normalize
-from tests.conftest import FAST, PURPOSE, hub_settings, population_source
+from tests._helpers import FAST, PURPOSE, hub_settings, population_source
 
 SEED, CITIZENS = 1, 10_000  # the population mock's world (see conftest), so that they join
 DEMO_SECRET = installed_mocks()["business"].hub_settings("http://127.0.0.1:1")["client_secret"]

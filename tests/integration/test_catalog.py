@@ -23,7 +23,7 @@ from hub.records import AdministrativeUnit, CatalogItem, CatalogPage, UnitMappin
 from hub.schemas import schema_path
 from hub.testing import ServedApp
 from hub.text import normalize
-from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings
+from tests._helpers import FAST, PURPOSE, MockAdmin, hub_settings
 
 # The same world as the population mock of tests/conftest.py: the same citizens.
 SEED, CITIZENS = 1, 10_000

@@ -16,7 +16,7 @@ from hub.errors import DeadlineExceeded, InvalidQuery, NotFound, UpstreamError, 
 from hub.mocks._world import World
 from hub.records import Citizen, DrivingLicence, LicenceStatus, Match
 from hub.testing import ServedApp
-from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings, population_source
+from tests._helpers import FAST, PURPOSE, MockAdmin, hub_settings, population_source
 
 # The same world as the population mock of tests/conftest.py: the same citizens.
 SEED, CITIZENS = 1, 10_000

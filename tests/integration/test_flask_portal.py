@@ -21,8 +21,7 @@ import pytest
 
 from hub.audit._entry import parse_audit_id
 from hub.testing import LeakCheck, ServedApp
-from tests._helpers import audit_keys
-from tests.conftest import MockAdmin, muted, population_source
+from tests._helpers import MockAdmin, audit_keys, muted, population_source
 from tests.reliability.crash_kit import (
     free_port,
     postgres_schema,

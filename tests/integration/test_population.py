@@ -21,7 +21,7 @@ from hub.errors import (
 )
 from hub.records import Citizen, LifeStatus, Match
 from hub.text import normalize
-from tests.conftest import PURPOSE, hub_settings, population_source
+from tests._helpers import PURPOSE, hub_settings, population_source
 
 
 async def test_a_citizen_is_found_and_audited(hub, population):

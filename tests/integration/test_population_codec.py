@@ -16,7 +16,7 @@ from hub.connectors.population import PopulationConnector
 from hub.connectors.population._connector import PopulationSettings, _citizen
 from hub.errors import NotFound
 from hub.mocks._world import SAMPLE_KINDS
-from tests.conftest import PURPOSE
+from tests._helpers import PURPOSE
 
 PERSON_KINDS = [
     kind for kind in SAMPLE_KINDS if kind not in ("budget_unit", "branch", "enterprise", "licence")

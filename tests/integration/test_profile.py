@@ -11,7 +11,7 @@ from hub._registry import installed_mocks
 from hub.errors import UpstreamUnavailable
 from hub.records import Citizen, DrivingLicence, Enterprise
 from hub.testing import ServedApp
-from tests.conftest import FAST, PURPOSE, MockAdmin, hub_settings
+from tests._helpers import FAST, PURPOSE, MockAdmin, hub_settings
 
 PERSON_SOURCES = ("population", "business", "driving_licence")
 

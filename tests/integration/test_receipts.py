@@ -6,7 +6,7 @@ import pytest
 
 from hub import SyncHub
 from hub.audit._receipt import ReceiptError, data_digest, jwks, read_receipt
-from tests.conftest import PURPOSE, hub_settings, population_source
+from tests._helpers import PURPOSE, hub_settings, population_source
 
 
 async def test_a_lookup_receipt_states_the_call_and_the_record_digest(hub, population):

@@ -34,7 +34,7 @@ from hub.errors import (
 from hub.mocks._world import World
 from hub.records import AuthorizationRequest, Citizen, VerifiedIdentity
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import FAST, PURPOSE, hub_settings, muted, population_source
+from tests._helpers import FAST, PURPOSE, hub_settings, muted, population_source
 
 # The same world as the population mock of tests/conftest.py: the same citizens.
 SEED, CITIZENS = 1, 10_000

@@ -13,7 +13,7 @@ from hub._serving import ServedApp
 from hub.mocks._world import Citizen, World
 from hub.mocks.population import create_app
 from hub.schemas import schema_path
-from tests.conftest import muted
+from tests._helpers import muted
 
 NS = "urn:lienthong:dancu:1"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -25,7 +25,7 @@ from hub import Hub
 from hub._registry import installed_mocks
 from hub.audit import AuditEntry
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import FAST, PURPOSE, hub_settings, muted
+from tests._helpers import FAST, PURPOSE, hub_settings, muted
 
 T = TypeVar("T")
 Plan = dict[str, Any] | list[dict[str, Any]]

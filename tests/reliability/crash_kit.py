@@ -37,9 +37,8 @@ from hub.audit._entry import parse_audit_id
 from hub.audit._keys import signing_key
 from hub.audit._store import open_store
 from hub.audit._verify import VerifyReport, verify_trail
-from tests._helpers import requires_service
+from tests._helpers import collect_problem, requires_service
 from tests.audit.conftest import postgres_dsn
-from tests.conftest import collect_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSE = {"officer": "cb.0042", "procedure": "1.001757", "dossier": "H37.22-240315-0001"}

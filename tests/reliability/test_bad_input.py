@@ -20,7 +20,7 @@ from hub.audit._entry import parse_audit_id
 from hub.connector import Operation
 from hub.errors import HubError, InvalidQuery, NotFound, UnknownSource
 from hub.testing import LeakCheck
-from tests.conftest import PURPOSE
+from tests._helpers import PURPOSE
 from tests.reliability._inputs import (
     INJECTIONS,
     LICENCE,

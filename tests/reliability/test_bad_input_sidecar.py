@@ -21,7 +21,7 @@ from hub.audit import AuditEntry
 from hub.connector import Operation
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import collect_problem
+from tests._helpers import collect_problem
 from tests.reliability._inputs import (
     INJECTIONS,
     MALFORMED,

@@ -22,8 +22,7 @@ from hub.audit import InclusionProof
 from hub.audit._entry import parse_audit_id
 from hub.sidecar import hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests._helpers import audit_keys
-from tests.conftest import FAST, MockAdmin, serve_mock
+from tests._helpers import FAST, MockAdmin, audit_keys, serve_mock
 from tests.reliability.crash_kit import (
     Answer,
     Load,

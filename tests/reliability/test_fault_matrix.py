@@ -30,7 +30,7 @@ from hub.errors import (
     UpstreamUnavailable,
 )
 from hub.testing import LeakCheck
-from tests.conftest import PURPOSE
+from tests._helpers import PURPOSE
 from tests.reliability.conftest import (
     LOOKUP_SOURCES,
     PATIENT,

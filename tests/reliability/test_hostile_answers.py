@@ -21,7 +21,7 @@ from lxml import etree
 from hub.audit import Outcome
 from hub.errors import HubError, Unauthenticated, UpstreamError
 from hub.testing import LeakCheck
-from tests.conftest import PURPOSE
+from tests._helpers import PURPOSE
 from tests.reliability.conftest import (
     LOOKUP_SOURCES,
     MEMORY_BOUND,

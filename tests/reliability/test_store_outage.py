@@ -27,9 +27,8 @@ import pytest
 from hub import load_settings
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests._helpers import audit_keys
+from tests._helpers import MockAdmin, audit_keys, population_source
 from tests.audit.conftest import postgres_dsn
-from tests.conftest import MockAdmin, population_source
 from tests.reliability.crash_kit import (
     Answer,
     Load,

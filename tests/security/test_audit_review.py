@@ -28,9 +28,8 @@ from hub.audit._store import open_store
 from hub.audit._verify import verify_trail
 from hub.audit.merkle import leaf_hash
 from hub.errors import AuditUnavailable
-from tests._helpers import audit_keys_toml
+from tests._helpers import audit_keys_toml, hub_settings, population_source
 from tests.audit.conftest import NATIONAL_ID, NODE, make_entry
-from tests.conftest import hub_settings, population_source
 
 runner = CliRunner()
 

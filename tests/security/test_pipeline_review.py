@@ -41,8 +41,7 @@ from hub.identifiers import national_id_info
 from hub.mocks.driving_licence._signing import signature
 from hub.sidecar import create_app, hash_key
 from hub.testing import ServedApp
-from tests._helpers import redis_database
-from tests.conftest import FAST, PURPOSE, MockAdmin, population_source
+from tests._helpers import FAST, PURPOSE, MockAdmin, population_source, redis_database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # A database of this file's own, emptied before each use: no other test's keys meet ours.

@@ -38,7 +38,7 @@ from hub.errors import ConfigError
 from hub.sidecar import create_app, hash_key
 from hub.sidecar._serve import demo_client, server_config
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import MockAdmin, population_source, serve_mock
+from tests._helpers import MockAdmin, population_source, serve_mock
 
 LOOKUP = "/v1/sources/population/lookup"
 KEYS = {

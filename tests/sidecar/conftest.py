@@ -14,7 +14,7 @@ from hub import Hub, load_settings
 from hub.audit import AuditEntry
 from hub.sidecar import create_app, hash_key
 from hub.testing import ServedApp
-from tests.conftest import collect_problem, population_source
+from tests._helpers import collect_problem, population_source
 
 KEYS = {
     "portal-a": "key-portal-a-0123456789abcdef0123456789",

@@ -12,7 +12,7 @@ from hub import Hub, load_settings
 from hub._registry import installed_mocks
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import collect_problem, muted, population_source, serve_mock
+from tests._helpers import collect_problem, muted, population_source, serve_mock
 
 REDIRECT = "http://127.0.0.1:8000/callback"
 KEYS = {

@@ -24,7 +24,7 @@ from hub import Hub, load_settings
 from hub._registry import installed_mocks
 from hub.sidecar import create_app, hash_key
 from hub.testing import LeakCheck, ServedApp
-from tests.conftest import population_source, serve_mock
+from tests._helpers import population_source, serve_mock
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PORTAL = "cong-dvc"

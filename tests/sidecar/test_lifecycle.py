@@ -22,7 +22,7 @@ from hub.audit._cli import audit_app
 from hub.sidecar import create_app
 from hub.sidecar._protocol import SidecarProtocol
 from hub.testing import ServedApp
-from tests.conftest import population_source
+from tests._helpers import population_source
 from tests.sidecar.conftest import KEYS, clients, lookup_body, sidecar_settings
 
 LOOKUP = "/v1/sources/population/lookup"

@@ -11,8 +11,7 @@ import redis
 from hub import load_settings
 from hub.sidecar import create_app
 from hub.testing import ServedApp
-from tests._helpers import redis_database
-from tests.conftest import population_source
+from tests._helpers import population_source, redis_database
 from tests.sidecar.conftest import Sidecar, clients, lookup_body
 
 # A database of its own, emptied before and after: the tests never touch other keys.

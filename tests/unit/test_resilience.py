@@ -280,3 +280,19 @@ async def test_no_retries_gives_every_call_a_single_attempt():
     flaky = Flaky(unavailable())
     assert (await run(Resilience("s", settings()), flaky))[0] == "ok"
     assert flaky.calls == 2
+
+
+async def test_no_retries_nests():
+    """Leaving an inner no_retries() keeps retries off until the outer block ends."""
+    from hub.testing import no_retries
+
+    with no_retries():
+        with no_retries():
+            pass
+        flaky = Flaky(unavailable())
+        with pytest.raises(UpstreamUnavailable):
+            await run(Resilience("s", settings()), flaky)
+        assert flaky.calls == 1
+    flaky = Flaky(unavailable())
+    assert (await run(Resilience("s", settings()), flaky))[0] == "ok"
+    assert flaky.calls == 2

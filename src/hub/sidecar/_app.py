@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import orjson
 import structlog
@@ -47,6 +48,8 @@ from hub.sidecar._ratelimit import MemoryRateLimiter, RateLimiter
 __all__ = ["create_app"]
 
 log = get_logger("hub.sidecar")
+_Body = TypeVar("_Body", bound=BaseModel)
+_Route = TypeVar("_Route", bound=Callable[..., Coroutine[Any, Any, Response]])
 
 _AUDIT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"
 _JSON = "application/json"
@@ -329,295 +332,343 @@ def create_app(
         demo_client: Serve the access-history page under ``/demo/`` as this client
             (one with the ``citizen-portal`` role), for `hub serve --mocks`.
     """
-    metrics = Metrics(settings.sources)
-    the_hub = hub or Hub(settings)
-    the_hub.observe(metrics.observe)
-    limiter: RateLimiter = MemoryRateLimiter()
-    readiness = _Readiness(the_hub, max_age=settings.sidecar.readiness_cache_seconds)
+    sidecar = _Sidecar(settings, hub or Hub(settings))
+    app = sidecar.app
+    if demo_client is not None:
+        from hub.sidecar._demo import demo_app
+
+        app.mount("/demo", demo_app(sidecar.hub, client=demo_client))
+    return _Edge(
+        app,
+        max_body=settings.sidecar.max_body_bytes,
+        metrics=sidecar.metrics,
+        authenticator=Authenticator(settings.clients),
+    )
+
+
+def _answering_problems(route: _Route) -> _Route:
+    """A route of a client's that answers its refusals and typed errors as problem details.
+
+    ``functools.wraps`` gives the answering function the route's signature, from
+    which FastAPI takes the route's parameters and documentation.
+    """
+
+    @functools.wraps(route)
+    async def answered(self: _Sidecar, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return await route(self, request, *args, **kwargs)
+        except _Refusal as refusal:
+            return refusal.response(_request_id(request))
+        except HubError as error:
+            return from_error(error, _request_id(request))
+
+    return cast(_Route, answered)
+
+
+class _Sidecar:
+    """The sidecar's FastAPI app over one hub: a method per route.
+
+    A client's route reads its body first (if any), then takes the client from the
+    edge's authentication and applies its rate limit, then calls the hub.
+
+    Args:
+        settings: The hub's configuration; its ``clients`` are the sidecar's clients.
+        hub: The hub to serve, started and closed by the app's lifespan.
+    """
+
+    def __init__(self, settings: HubSettings, hub: Hub) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.metrics = Metrics(settings.sources)
+        hub.observe(self.metrics.observe)
+        self._limiter: RateLimiter = MemoryRateLimiter()
+        self._readiness = _Readiness(hub, max_age=settings.sidecar.readiness_cache_seconds)
+        self.app = FastAPI(
+            title="Liên thông sidecar",
+            version="1",
+            description=__doc__,
+            lifespan=self.lifespan,
+            docs_url=None,
+            redoc_url=None,
+        )
+        self._add_routes()
+
+    def _add_routes(self) -> None:
+        app = self.app
+        for operation, route, answer in (
+            (Operation.LOOKUP, self.lookup, LookupAnswer),
+            (Operation.VERIFY, self.verify, VerifyAnswer),
+            (Operation.AUTHENTICATE, self.authenticate, AuthenticateAnswer),
+        ):
+            app.add_api_route(
+                f"/v1/sources/{{source}}/{operation.value}",
+                route,
+                methods=["POST"],
+                name=operation.value,
+                response_model=answer,
+                responses=_PROBLEMS,
+                openapi_extra=_body_schema(OperationRequest),
+            )
+        app.add_api_route(
+            "/v1/sources/{source}/authorization",
+            self.authorization,
+            methods=["GET"],
+            response_model=AuthorizationAnswer,
+            responses=_PROBLEMS,
+        )
+        app.add_api_route(
+            "/v1/sources",
+            self.sources,
+            methods=["GET"],
+            response_model=SourcesAnswer,
+            responses=_PROBLEMS,
+        )
+        app.add_api_route(
+            "/v1/profile",
+            self.profile,
+            methods=["POST"],
+            response_model=ProfileAnswer,
+            responses=_PROBLEMS,
+            openapi_extra=_body_schema(ProfileRequest),
+        )
+        app.add_api_route(
+            "/v1/audit/{audit_id}/proof",
+            self.audit_proof,
+            methods=["GET"],
+            response_model=InclusionProof,
+            responses=_PROBLEMS,
+        )
+        app.add_api_route(
+            "/v1/me/accesses",
+            self.accesses,
+            methods=["GET"],
+            response_model=AccessHistory,
+            responses=_PROBLEMS,
+        )
+        app.add_api_route(
+            "/v1/audit/{audit_id}/bundle",
+            self.audit_bundle,
+            methods=["GET"],
+            response_model=ProofBundle,
+            responses=_PROBLEMS,
+        )
+        app.add_api_route(
+            "/.well-known/jwks.json",
+            self.jwks_endpoint,
+            methods=["GET"],
+            response_model=JsonWebKeySet,
+        )
+        app.add_api_route("/healthz", self.healthz, methods=["GET"], response_model=Alive)
+        app.add_api_route(
+            "/readyz",
+            self.readyz,
+            methods=["GET"],
+            response_model=Readiness,
+            responses={
+                503: {
+                    "description": "Not ready: the audit trail cannot take entries",
+                    "model": Readiness,
+                }
+            },
+        )
+        app.add_api_route(
+            "/metrics",
+            self.metrics_endpoint,
+            methods=["GET"],
+            response_class=PlainTextResponse,
+        )
+        # Through the decorator: add_exception_handler is typed for handlers of any Exception.
+        app.exception_handler(RequestValidationError)(_invalid)
+        app.exception_handler(Exception)(_unexpected)
+        app.exception_handler(StarletteHTTPException)(_http_error)
+        app.openapi = self.openapi  # type: ignore[method-assign]
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal limiter
-        await the_hub.start()
-        if the_hub.redis is not None:
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.hub.start()
+        if self.hub.redis is not None:
             from hub._redis import RedisRateLimiter
 
-            limiter = RedisRateLimiter(the_hub.redis)
-        log.info("sidecar started", sources=[info.name for info in the_hub.sources()])
+            self._limiter = RedisRateLimiter(self.hub.redis)
+        log.info("sidecar started", sources=[info.name for info in self.hub.sources()])
         try:
             yield
         finally:
             # In-flight requests have finished (uvicorn waits for them); flush the trail.
-            await readiness.aclose()
-            await the_hub.aclose()
+            await self._readiness.aclose()
+            await self.hub.aclose()
             log.info("sidecar stopped; audit trail flushed")
 
-    app = FastAPI(
-        title="Liên thông sidecar",
-        version="1",
-        description=__doc__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-
-    async def caller(request: Request) -> str:
+    async def _caller(self, request: Request) -> str:
         """The client (authenticated by the edge), rate limited."""
         client: str = request.scope["state"]["client"]
-        rules = settings.clients[client]
+        rules = self.settings.clients[client]
         if rules.rate is not None:
-            wait = await limiter.take(
+            wait = await self._limiter.take(
                 client, rules.rate, rules.burst or max(1, math.ceil(rules.rate))
             )
             if wait > 0:
                 raise _RateLimited(wait)
         return client
 
-    def request_id(request: Request) -> str:
-        return str(request.scope["state"]["request_id"])
+    # A client's routes
 
-    async def guarded(request: Request, handler: Callable[[str], Awaitable[Response]]) -> Response:
-        try:
-            return await handler(await caller(request))
-        except _RateLimited as limited:
-            return problem(
-                429,
-                "rate_limited",
-                "Too many requests",
-                "this client's rate limit is reached",
-                request_id=request_id(request),
-                headers={"Retry-After": str(max(1, math.ceil(limited.wait)))},
-            )
-        except HubError as error:
-            return from_error(error, request_id(request))
-
-    async def body_of(request: Request, model: type[BaseModel]) -> Any:
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != _JSON:
-            raise _Unsupported
-        raw = await request.body()
-        try:
-            return model.model_validate(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            raise _BadBody(
-                [{"field": "body", "message": "not valid JSON (or nested too deeply)"}]
-            ) from None
-        except ValidationError as exc:
-            # Paths as in the body: purpose.officer, query, fields.0 ...
-            invalid = InvalidQuery.from_validation(exc, "")
-            raise _BadBody([error.as_dict() for error in invalid.errors]) from None
-
-    def purpose_of(given: PurposeIn, client: str) -> Purpose | dict[str, str]:
-        if given.client is not None and given.client != client:
-            raise _Conflict
-        # Validated by the hub, which names the field at fault.
-        return {
-            "client": client,
-            "officer": given.officer,
-            "procedure": given.procedure,
-            "dossier": given.dossier,
-        }
-
-    async def operate(request: Request, source: str, operation: Operation) -> Response:
-        try:
-            body = await body_of(request, OperationRequest)
-        except (_Unsupported, _BadBody) as bad:
-            return bad.response(request_id(request))
-
-        async def handle(client: str) -> Response:
-            try:
-                purpose = purpose_of(body.purpose, client)
-            except _Conflict as conflict:
-                return conflict.response(request_id(request))
-            rid = request_id(request)
-            signed = body.receipt
-            if operation is Operation.LOOKUP:
-                found = await the_hub.lookup(
-                    source,
-                    body.query,
-                    purpose=purpose,
-                    fields=body.fields,
-                    request_id=rid,
-                    receipt=signed,
-                )
-                payload = _lookup_answer(found)
-                if signed:
-                    payload["receipt"] = found.receipt
-                return _json(payload, audit_id=found.audit_id)
-            if operation is Operation.VERIFY:
-                checked = await the_hub.verify(
-                    source, body.query, purpose=purpose, request_id=rid, receipt=signed
-                )
-                payload = {
-                    "source": checked.source,
-                    "verification": checked.verification.model_dump(mode="json"),
-                    "audit_id": checked.audit_id,
-                    "cached": False,
-                }
-                if signed:
-                    payload["receipt"] = checked.receipt
-                return _json(payload, audit_id=checked.audit_id)
-            known = await the_hub.authenticate(
-                source,
-                body.query,
-                purpose=purpose,
-                fields=body.fields,
-                request_id=rid,
-                receipt=signed,
-            )
-            payload = {
-                "source": known.source,
-                "identity": known.data(),
-                "audit_id": known.audit_id,
-                "cached": False,
-                "ticket": known.ticket,
-            }
-            if signed:
-                payload["receipt"] = known.receipt
-            return _json(payload, audit_id=known.audit_id)
-
-        return await guarded(request, handle)
-
-    responses: dict[int | str, dict[str, Any]] = _PROBLEMS
-
-    def endpoint(operation: Operation) -> Callable[..., Awaitable[Response]]:
-        async def call(
-            request: Request, source: str = Path(pattern=SOURCE_NAME_PATTERN)
-        ) -> Response:
-            return await operate(request, source, operation)
-
-        return call
-
-    for operation, answer, summary in (
-        (Operation.LOOKUP, LookupAnswer, "Look a record up; the answer holds only the fields "
-         "this client may see."),
-        (Operation.VERIFY, VerifyAnswer, "Check facts against a register: per field match / "
-         "mismatch / unknown."),
-        (Operation.AUTHENTICATE, AuthenticateAnswer, "Exchange a credential (a VNeID "
-         "authorization code) for a verified identity."),
-    ):  # fmt: skip
-        app.add_api_route(
-            f"/v1/sources/{{source}}/{operation.value}",
-            endpoint(operation),
-            methods=["POST"],
-            name=operation.value,
-            description=summary,
-            response_model=answer,
-            responses=responses,
-            openapi_extra=_body_schema(OperationRequest),
+    @_answering_problems
+    async def lookup(
+        self, request: Request, source: str = Path(pattern=SOURCE_NAME_PATTERN)
+    ) -> Response:
+        """Look a record up; the answer holds only the fields this client may see."""
+        body = await _body_of(request, OperationRequest)
+        client = await self._caller(request)
+        found = await self.hub.lookup(
+            source,
+            body.query,
+            purpose=_purpose_of(body.purpose, client),
+            fields=body.fields,
+            request_id=_request_id(request),
+            receipt=body.receipt,
         )
+        payload = _lookup_answer(found)
+        if body.receipt:
+            payload["receipt"] = found.receipt
+        return _json(payload, audit_id=found.audit_id)
 
-    @app.get(
-        "/v1/sources/{source}/authorization",
-        response_model=AuthorizationAnswer,
-        responses=responses,
-    )
+    @_answering_problems
+    async def verify(
+        self, request: Request, source: str = Path(pattern=SOURCE_NAME_PATTERN)
+    ) -> Response:
+        """Check facts against a register: per field match / mismatch / unknown."""
+        body = await _body_of(request, OperationRequest)
+        client = await self._caller(request)
+        checked = await self.hub.verify(
+            source,
+            body.query,
+            purpose=_purpose_of(body.purpose, client),
+            request_id=_request_id(request),
+            receipt=body.receipt,
+        )
+        payload = {
+            "source": checked.source,
+            "verification": checked.verification.model_dump(mode="json"),
+            "audit_id": checked.audit_id,
+            "cached": False,
+        }
+        if body.receipt:
+            payload["receipt"] = checked.receipt
+        return _json(payload, audit_id=checked.audit_id)
+
+    @_answering_problems
+    async def authenticate(
+        self, request: Request, source: str = Path(pattern=SOURCE_NAME_PATTERN)
+    ) -> Response:
+        """Exchange a credential (a VNeID authorization code) for a verified identity."""
+        body = await _body_of(request, OperationRequest)
+        client = await self._caller(request)
+        known = await self.hub.authenticate(
+            source,
+            body.query,
+            purpose=_purpose_of(body.purpose, client),
+            fields=body.fields,
+            request_id=_request_id(request),
+            receipt=body.receipt,
+        )
+        payload = {
+            "source": known.source,
+            "identity": known.data(),
+            "audit_id": known.audit_id,
+            "cached": False,
+            "ticket": known.ticket,
+        }
+        if body.receipt:
+            payload["receipt"] = known.receipt
+        return _json(payload, audit_id=known.audit_id)
+
+    @_answering_problems
     async def authorization(
+        self,
         request: Request,
         source: str = Path(pattern=SOURCE_NAME_PATTERN),
         redirect_uri: str = Query(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$"),
         level: int = Query(ge=1, le=2),
     ) -> Response:
         """Where to send the citizen to authenticate; the state, nonce and PKCE verifier to keep."""
-
-        async def handle(client: str) -> Response:
-            rule = settings.clients[client].sources.get(source)
-            if rule is not None and redirect_uri not in rule.redirect_uris:
-                # Otherwise the citizen's authorization code could be sent anywhere.
-                log.warning("unregistered redirect_uri refused", source=source)
-                return problem(
-                    403,
-                    Forbidden.kind,
-                    Forbidden.title,
-                    "redirect_uri: not a redirect URI registered for this client",
-                    request_id=request_id(request),
-                    errors=[
-                        {
-                            "field": "redirect_uri",
-                            "message": "not a redirect URI registered for this client",
-                        }
-                    ],
-                )
-            made = await the_hub.authorization_request(
-                source, redirect_uri=redirect_uri, level=level, client=client
-            )
-            return _json(made.model_dump(mode="json"))
-
-        return await guarded(request, handle)
-
-    @app.get("/v1/sources", response_model=SourcesAnswer, responses=responses)
-    async def sources(request: Request) -> Response:
-        """The sources this client may use, their operations and their health."""
-
-        async def handle(client: str) -> Response:
-            health = (await readiness.check()).health
-            listed = []
-            for info in the_hub.sources(client):
-                allowed = sorted(
-                    op.value
-                    for op in info.operations
-                    if the_hub.policy.allows(client, info.name, op)
-                )
-                listed.append(
+        client = await self._caller(request)
+        rule = self.settings.clients[client].sources.get(source)
+        if rule is not None and redirect_uri not in rule.redirect_uris:
+            # Otherwise the citizen's authorization code could be sent anywhere.
+            log.warning("unregistered redirect_uri refused", source=source)
+            return problem(
+                403,
+                Forbidden.kind,
+                Forbidden.title,
+                "redirect_uri: not a redirect URI registered for this client",
+                request_id=_request_id(request),
+                errors=[
                     {
-                        "name": info.name,
-                        "title": info.title,
-                        "operations": allowed,
-                        "health": health[info.name].model_dump(mode="json"),
+                        "field": "redirect_uri",
+                        "message": "not a redirect URI registered for this client",
                     }
-                )
-            return _json({"sources": listed})
-
-        return await guarded(request, handle)
-
-    @app.post(
-        "/v1/profile",
-        response_model=ProfileAnswer,
-        responses=responses,
-        openapi_extra=_body_schema(ProfileRequest),
-    )
-    async def profile(request: Request) -> Response:
-        """One citizen across every source that knows her, each part audited on its own."""
-        try:
-            body = await body_of(request, ProfileRequest)
-        except (_Unsupported, _BadBody) as bad:
-            return bad.response(request_id(request))
-
-        async def handle(client: str) -> Response:
-            try:
-                purpose = purpose_of(body.purpose, client)
-            except _Conflict as conflict:
-                return conflict.response(request_id(request))
-            found = await the_hub.profile(
-                body.national_id, purpose=purpose, request_id=request_id(request)
+                ],
             )
-            return _json(
+        made = await self.hub.authorization_request(
+            source, redirect_uri=redirect_uri, level=level, client=client
+        )
+        return _json(made.model_dump(mode="json"))
+
+    @_answering_problems
+    async def sources(self, request: Request) -> Response:
+        """The sources this client may use, their operations and their health."""
+        client = await self._caller(request)
+        health = (await self._readiness.check()).health
+        listed = []
+        for info in self.hub.sources(client):
+            allowed = sorted(
+                op.value for op in info.operations if self.hub.policy.allows(client, info.name, op)
+            )
+            listed.append(
                 {
-                    "national_id": found.national_id,
-                    "parts": {name: _lookup_answer(part) for name, part in found.parts.items()},
-                    "errors": {name: problem_body(error) for name, error in found.errors.items()},
+                    "name": info.name,
+                    "title": info.title,
+                    "operations": allowed,
+                    "health": health[info.name].model_dump(mode="json"),
                 }
             )
+        return _json({"sources": listed})
 
-        return await guarded(request, handle)
+    @_answering_problems
+    async def profile(self, request: Request) -> Response:
+        """One citizen across every source that knows her, each part audited on its own."""
+        body = await _body_of(request, ProfileRequest)
+        client = await self._caller(request)
+        found = await self.hub.profile(
+            body.national_id,
+            purpose=_purpose_of(body.purpose, client),
+            request_id=_request_id(request),
+        )
+        return _json(
+            {
+                "national_id": found.national_id,
+                "parts": {name: _lookup_answer(part) for name, part in found.parts.items()},
+                "errors": {name: problem_body(error) for name, error in found.errors.items()},
+            }
+        )
 
-    @app.get("/v1/audit/{audit_id}/proof", response_model=InclusionProof, responses=responses)
+    @_answering_problems
     async def audit_proof(
+        self,
         request: Request,
         audit_id: str = Path(pattern=_AUDIT_ID),
     ) -> Response:
         """The inclusion proof of an audit entry against the newest checkpoint (inspectors)."""
+        client = await self._caller(request)
+        if not self.hub.policy.has_role(client, "inspector"):
+            raise Forbidden("audit proofs are for clients with the inspector role")
+        proof = await self.hub.audit.proof(audit_id)
+        return _json(proof.model_dump(mode="json"))
 
-        async def handle(client: str) -> Response:
-            if not the_hub.policy.has_role(client, "inspector"):
-                raise Forbidden("audit proofs are for clients with the inspector role")
-            proof = await the_hub.audit.proof(audit_id)
-            return _json(proof.model_dump(mode="json"))
-
-        return await guarded(request, handle)
-
-    @app.get("/v1/me/accesses", response_model=AccessHistory, responses=responses)
+    @_answering_problems
     async def accesses(
+        self,
         request: Request,
         ticket: str | None = Header(
             default=None,
@@ -632,24 +683,22 @@ def create_app(
         proofs: bool = Query(default=False, description="Add each item's inclusion proof."),
     ) -> Response:
         """A citizen's access history, newest first: who looked her up, when, why."""
+        client = await self._caller(request)
+        history = await self.hub.access_history(
+            ticket or "",
+            client=client,
+            since=since,
+            until=until,
+            page=page,
+            page_size=page_size,
+            proofs=proofs,
+            request_id=_request_id(request),
+        )
+        return _json(history.model_dump(mode="json"), audit_id=history.audit_id)
 
-        async def handle(client: str) -> Response:
-            history = await the_hub.access_history(
-                ticket or "",
-                client=client,
-                since=since,
-                until=until,
-                page=page,
-                page_size=page_size,
-                proofs=proofs,
-                request_id=request_id(request),
-            )
-            return _json(history.model_dump(mode="json"), audit_id=history.audit_id)
-
-        return await guarded(request, handle)
-
-    @app.get("/v1/audit/{audit_id}/bundle", response_model=ProofBundle, responses=responses)
+    @_answering_problems
     async def audit_bundle(
+        self,
         request: Request,
         audit_id: str = Path(pattern=_AUDIT_ID),
     ) -> Response:
@@ -660,89 +709,42 @@ def create_app(
         inspector gets any. Another client's entry answers 404, as a missing one does,
         so that nobody learns which calls others made.
         """
+        client = await self._caller(request)
+        bundle = await self.hub.audit.bundle(audit_id)
+        if not self.hub.policy.has_role(client, "inspector") and (
+            bundle.recorded().get("client") != client
+        ):
+            raise NotFound(f"no signed entry {audit_id} in the audit trail")
+        return _json(bundle.model_dump(mode="json"))
 
-        async def handle(client: str) -> Response:
-            bundle = await the_hub.audit.bundle(audit_id)
-            if not the_hub.policy.has_role(client, "inspector") and (
-                bundle.recorded().get("client") != client
-            ):
-                raise NotFound(f"no signed entry {audit_id} in the audit trail")
-            return _json(bundle.model_dump(mode="json"))
+    # Anyone's routes
 
-        return await guarded(request, handle)
-
-    @app.get("/.well-known/jwks.json", response_model=JsonWebKeySet)
-    async def jwks_endpoint() -> Response:
+    async def jwks_endpoint(self) -> Response:
         """The keys that verify receipts (JWKS): each writer's signing key, by its kid."""
-        return _json(jwks(the_hub.audit.public_keys()))
+        return _json(jwks(self.hub.audit.public_keys()))
 
-    @app.get("/healthz", response_model=Alive)
-    async def healthz() -> Response:
+    async def healthz(self) -> Response:
         """Alive: the process answers."""
         return _json({"status": "alive"})
 
-    @app.get(
-        "/readyz",
-        response_model=Readiness,
-        responses={
-            503: {
-                "description": "Not ready: the audit trail cannot take entries",
-                "model": Readiness,
-            }
-        },
-    )
-    async def readyz() -> Response:
+    async def readyz(self) -> Response:
         """Ready: the audit trail takes entries (without it nothing is served); each
         upstream's health is reported too. Results are reused for a few seconds."""
-        checked = await readiness.check()
+        checked = await self._readiness.check()
         return _json(checked.payload, status=200 if checked.ready else 503)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(self) -> Response:
         """Prometheus metrics: calls per source and outcome, latency, attempts, breakers."""
-        for name, state in (await the_hub.breaker_states()).items():
-            metrics.set_breaker(name, state)
-        for item in the_hub.audit.witness_lag():
-            metrics.set_witness(item.witness, item.cosigned_size, item.lag)
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        return problem(
-            422,
-            "invalid_query",
-            "Invalid query",
-            "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-            request_id=request_id(request),
-            errors=errors,
+        for name, state in (await self.hub.breaker_states()).items():
+            self.metrics.set_breaker(name, state)
+        for item in self.hub.audit.witness_lag():
+            self.metrics.set_witness(item.witness, item.cosigned_size, item.lag)
+        return Response(
+            self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # FastAPI's own error middleware answers before _Edge could: the same problem
-        # details, and nothing of the error, reach the client.
-        log.exception("unhandled error in the sidecar")
-        return problem(
-            500, "internal", "Internal error", "the request failed", request_id=request_id(request)
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        detail = "no such endpoint" if exc.status_code == 404 else "this method is not allowed here"
-        return problem(
-            exc.status_code,
-            kind,
-            str(exc.detail),
-            detail,
-            request_id=request_id(request),
-            headers=dict(exc.headers or {}),
-        )
-
-    def openapi() -> dict[str, Any]:
+    def openapi(self) -> dict[str, Any]:
+        app = self.app
         if app.openapi_schema is None:
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -756,16 +758,73 @@ def create_app(
             app.openapi_schema = document
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    if demo_client is not None:
-        from hub.sidecar._demo import demo_app
 
-        app.mount("/demo", demo_app(the_hub, client=demo_client))
-    return _Edge(
-        app,
-        max_body=settings.sidecar.max_body_bytes,
-        metrics=metrics,
-        authenticator=Authenticator(settings.clients),
+def _request_id(request: Request) -> str:
+    return str(request.scope["state"]["request_id"])
+
+
+async def _body_of(request: Request, model: type[_Body]) -> _Body:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != _JSON:
+        raise _Unsupported
+    raw = await request.body()
+    try:
+        return model.model_validate(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        raise _BadBody(
+            [{"field": "body", "message": "not valid JSON (or nested too deeply)"}]
+        ) from None
+    except ValidationError as exc:
+        # Paths as in the body: purpose.officer, query, fields.0 ...
+        invalid = InvalidQuery.from_validation(exc, "")
+        raise _BadBody([error.as_dict() for error in invalid.errors]) from None
+
+
+def _purpose_of(given: PurposeIn, client: str) -> Purpose | dict[str, str]:
+    if given.client is not None and given.client != client:
+        raise _Conflict
+    # Validated by the hub, which names the field at fault.
+    return {
+        "client": client,
+        "officer": given.officer,
+        "procedure": given.procedure,
+        "dossier": given.dossier,
+    }
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+    ]
+    return problem(
+        422,
+        "invalid_query",
+        "Invalid query",
+        "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        request_id=_request_id(request),
+        errors=errors,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # FastAPI's own error middleware answers before _Edge could: the same problem
+    # details, and nothing of the error, reach the client.
+    log.exception("unhandled error in the sidecar")
+    return problem(
+        500, "internal", "Internal error", "the request failed", request_id=_request_id(request)
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    detail = "no such endpoint" if exc.status_code == 404 else "this method is not allowed here"
+    return problem(
+        exc.status_code,
+        kind,
+        str(exc.detail),
+        detail,
+        request_id=_request_id(request),
+        headers=dict(exc.headers or {}),
     )
 
 
@@ -865,12 +924,29 @@ class _Readiness:
         return _Checked(ready, payload, health)
 
 
-class _RateLimited(Exception):
+class _Refusal(Exception):
+    """A request the sidecar answers with a problem of its own, before or instead of the hub."""
+
+    def response(self, request_id: str) -> Response:
+        raise NotImplementedError
+
+
+class _RateLimited(_Refusal):
     def __init__(self, wait: float) -> None:
         self.wait = wait
 
+    def response(self, request_id: str) -> Response:
+        return problem(
+            429,
+            "rate_limited",
+            "Too many requests",
+            "this client's rate limit is reached",
+            request_id=request_id,
+            headers={"Retry-After": str(max(1, math.ceil(self.wait)))},
+        )
 
-class _Unsupported(Exception):
+
+class _Unsupported(_Refusal):
     def response(self, request_id: str) -> Response:
         return problem(
             415,
@@ -881,7 +957,7 @@ class _Unsupported(Exception):
         )
 
 
-class _BadBody(Exception):
+class _BadBody(_Refusal):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors
 
@@ -892,7 +968,7 @@ class _BadBody(Exception):
         )
 
 
-class _Conflict(Exception):
+class _Conflict(_Refusal):
     def response(self, request_id: str) -> Response:
         return problem(
             409,
