@@ -175,10 +175,13 @@ def test_old_wards_filter_by_district(client):
         ("wards", {"page": "x"}, "page"),
         ("religions", {"parent": "01"}, "parent"),
         ("provinces", {"parent": "01"}, "parent"),
+        ("wards", {"parent": "0\x01"}, "parent"),
+        ("districts_before_2025", {"parent": "1"}, "parent"),
+        ("wards_before_2025", {"parent": "0011"}, "parent"),
     ],
 )
 def test_bad_paging_is_422_naming_the_parameter(client, catalog, params, field):
-    """Page, page size beyond the cap, and parent where it does not apply, are refused."""
+    """Bad paging, a parent where it does not apply or not a unit code, are refused."""
     response = client.get(f"/v1/catalogs/{catalog}/items", params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -5,6 +5,7 @@ No authentication and no personal data. The contract is ``src/hub/schemas/catalo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -22,6 +23,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 #: Far past the end of any catalog; larger numbers are refused, not served empty.
 MAX_PAGE = 1_000_000
+#: A province (2 digits) or district (3 digits) code, as the OpenAPI's `parent` says.
+PARENT_CODE = re.compile(r"[0-9]{2,3}")
 
 PROFILE = MockProfile(
     name="catalog",
@@ -85,6 +88,8 @@ class _Service:
             encoded = catalog.encoded
         elif catalog.filter_level is None:
             return _invalid("parent", "Danh mục này không lọc theo đơn vị cấp trên")
+        elif not PARENT_CODE.fullmatch(parent):
+            return _invalid("parent", "Mã đơn vị cấp trên gồm 2 hoặc 3 chữ số")
         else:
             encoded = catalog.by_parent.get(parent, [])
         start = (page - 1) * size
