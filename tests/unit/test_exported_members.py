@@ -117,6 +117,7 @@ PUBLIC: dict[str, frozenset[str]] = {
             "ServedApp",
             "mock_app",
             "no_retries",
+            "problem",
         }
     ),
 }

@@ -14,7 +14,8 @@ For the mock of a source outside the hub, the machinery the bundled mocks share:
 - `MockProfile`: what the fault machinery needs to know of the mock's protocol;
   `MockWorld`: what the admin surface needs of its data (a seed and samples).
 - `FaultEntry`, `FaultCall`, `Captured`, `ConnectionDropped`: for fault kinds of the
-  protocol's own; `PlanError`: an invalid fault plan.
+  protocol's own; `PlanError`: an invalid fault plan; `problem`: an RFC 9457 problem
+  answer, as REST registers write their errors.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from hub.mocks._common import (
     MockWorld,
     PlanError,
     mock_app,
+    problem,
 )
 from hub.testing._leaks import LeakCheck
 from hub.testing._retries import no_retries
@@ -51,6 +53,7 @@ __all__ = [
     "ServedApp",
     "mock_app",
     "no_retries",
+    "problem",
 ]
 
 

@@ -20,7 +20,7 @@ import json
 import re
 from typing import Any
 
-from hub.testing import MockProfile, mock_app
+from hub.testing import MockProfile, mock_app, problem
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,20 +49,6 @@ _INSURANCE_NUMBER = re.compile(r"[0-9]{10}")
 _NATIONAL_ID = re.compile(r"[0-9]{12}")
 
 
-def _problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status, media_type="application/problem+json")
-
-
 class _Service:
     def __init__(self, register: Register) -> None:
         self.register = register
@@ -71,9 +57,9 @@ class _Service:
     def _refused(request: Request) -> Response | None:
         given = request.headers.get("x-api-key", "")
         if not hmac.compare_digest(given.encode(), API_KEY.encode()):
-            return _problem(401, "Unauthorized", "Khóa API không hợp lệ")
+            return problem(401, "Unauthorized", "Khóa API không hợp lệ")
         if not request.headers.get("x-ma-don-vi"):
-            return _problem(400, "Bad Request", "Thiếu mã đơn vị (X-Ma-Don-Vi)")
+            return problem(400, "Bad Request", "Thiếu mã đơn vị (X-Ma-Don-Vi)")
         return None
 
     async def look_up(self, request: Request) -> Response:
@@ -85,7 +71,7 @@ class _Service:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _problem(400, "Bad Request", "Thân yêu cầu phải là một đối tượng JSON")
+            return problem(400, "Bad Request", "Thân yêu cầu phải là một đối tượng JSON")
         number, national_id = body.get("maSoBhxh"), body.get("soDinhDanh")
         errors = []
         if (number is None) == (national_id is None) or set(body) - {"maSoBhxh", "soDinhDanh"}:
@@ -95,10 +81,10 @@ class _Service:
         elif national_id is not None and not _matches(_NATIONAL_ID, national_id):
             errors.append({"field": "soDinhDanh", "message": "Số định danh gồm đúng 12 chữ số"})
         if errors:
-            return _problem(422, "Unprocessable Content", "Yêu cầu không hợp lệ", errors)
+            return problem(422, "Unprocessable Content", "Yêu cầu không hợp lệ", errors)
         found = await self.register.find(number=number, national_id=national_id)
         if found is None:
-            return _problem(404, "Not Found", "Không tìm thấy người tham gia")
+            return problem(404, "Not Found", "Không tìm thấy người tham gia")
         return JSONResponse(found)
 
     async def status(self, request: Request) -> Response:
