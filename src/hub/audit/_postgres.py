@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import Format
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from hub._logging import get_logger
 from hub.audit._store import (
     CHUNK,
     EARLIEST,
@@ -47,6 +48,8 @@ from hub.audit._store import (
 from hub.audit.merkle import leaf_hash
 
 __all__ = ["PostgresStore"]
+
+log = get_logger("hub.audit")
 
 _LOCK_PREFIX = "lienthong.audit/"
 _SCHEMA_LOCK = "lienthong.audit/schema"
@@ -202,6 +205,8 @@ class PostgresStore(Store):
         # queued behind it were planned on top of it and are refused until open_writer.
         self._commit_lock = asyncio.Lock()
         self._broken = False
+        # A write its caller stopped waiting for runs on until its cut socket fails it.
+        self._abandoned_write: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.description!r})"
@@ -246,6 +251,15 @@ class PostgresStore(Store):
 
     async def _close_writer(self) -> None:
         conn, self._writer = self._writer, None
+        abandoned, self._abandoned_write = self._abandoned_write, None
+        if abandoned is not None and not abandoned.done():
+            # psycopg's C generators hold libpq's raw connection while they wait: closing
+            # the connection under a write still inside one frees what it then reads (a
+            # crash, not an error). Its socket is cut, so it ends at its next read.
+            await asyncio.wait({abandoned}, timeout=self._timeout)
+            if not abandoned.done():
+                log.warning("audit write still running after its timeout; connection left open")
+                return
         if conn is not None:
             # Closing the session releases its advisory lock.
             with contextlib.suppress(psycopg.Error, OSError):
@@ -379,6 +393,7 @@ class PostgresStore(Store):
                 self._broken = True
                 _cut(conn)
                 write.add_done_callback(_retrieve)
+                self._abandoned_write = write
                 raise
             except BaseException as exc:
                 self._broken = True
