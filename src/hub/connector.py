@@ -54,6 +54,8 @@ __all__ = [
 
 
 class Operation(StrEnum):
+    """What a caller asks of a source."""
+
     LOOKUP = "lookup"
     VERIFY = "verify"
     AUTHENTICATE = "authenticate"
@@ -65,6 +67,8 @@ class Operation(StrEnum):
 
 
 class HealthStatus(StrEnum):
+    """Whether a source's upstream answered its health check."""
+
     UP = "up"
     DOWN = "down"
 

@@ -39,6 +39,8 @@ _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (7, 9, 12)}
 
 
 class Sex(StrEnum):
+    """Sex as the population register records it."""
+
     MALE = "male"
     FEMALE = "female"
 

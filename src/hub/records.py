@@ -150,18 +150,24 @@ def _parse_for_pydantic(value: Any) -> PartialDate:
 
 
 class Match(StrEnum):
+    """How one claimed fact compares with the register."""
+
     MATCH = "match"
     MISMATCH = "mismatch"
     UNKNOWN = "unknown"
 
 
 class Verdict(StrEnum):
+    """A verification's result over all the facts it checked."""
+
     CONFIRMED = "confirmed"  # every field matched
     REFUTED = "refuted"  # at least one field did not
     INCONCLUSIVE = "inconclusive"  # nothing refuted, something unknown
 
 
 class LifeStatus(StrEnum):
+    """Whether the register records the person as alive or deceased."""
+
     ALIVE = "alive"
     DECEASED = "deceased"
 
@@ -282,6 +288,8 @@ class AuthorizationRequest(PrivateModel):
 
 
 class EnterpriseStatus(StrEnum):
+    """An enterprise's standing in the register."""
+
     ACTIVE = "active"
     SUSPENDED = "suspended"
     DISSOLVING = "dissolving"
@@ -323,6 +331,8 @@ class Enterprise(Record):
 
 
 class LicenceStatus(StrEnum):
+    """Whether a driving licence may be used today."""
+
     VALID = "valid"
     EXPIRED = "expired"
     SUSPENDED = "suspended"
