@@ -77,6 +77,10 @@ PROBE_RETRY_AFTER = 1.0
 #: Batches of audit entries handed to the store and not yet committed, at most: the
 #: next batch is sent while one commits, and a slow store holds no longer queue.
 AUDIT_COMMITS_IN_FLIGHT = 2
+#: Seconds a closing trail gives its witnesses to cosign the final checkpoint (a quorum
+#: of them). A stop waits no longer for a witness that is down: it gets the checkpoint
+#: at the next start.
+FINAL_COSIGN_SECONDS = 5.0
 
 
 def resolve_secret(value: object) -> object:

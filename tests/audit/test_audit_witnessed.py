@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from hub._config import AuditSettings
-from hub.audit import AuditTrail
+from hub.audit import AuditTrail, _witnessing
 from hub.audit._checkpoint import origin_of, sign_note_checkpoint
 from hub.audit._cli import audit_app
 from hub.audit._keys import signing_key
@@ -289,6 +289,67 @@ async def test_consistency_proof_from_tiles_matches_the_leaves(
                 assert verify_consistency(old, new, proof, root(leaves[:old]), root(leaves[:new]))
     finally:
         await store.aclose()
+
+
+async def test_the_final_checkpoint_of_a_stop_is_cosigned_before_the_trail_closes(
+    make_settings: Callable[..., AuditSettings],
+    data_dir: Path,
+    tmp_path: Path,
+    witness: RunningWitness,
+) -> None:
+    """Entries signed only by the final checkpoint are witnessed now, not at the next start."""
+    settings = make_settings(
+        checkpoint_every=1000,
+        checkpoint_seconds=3600,
+        witnesses={"w1": {"url": witness.url, "public_key": witness.vkey}},
+        **audit_keys(tmp_path),
+    )
+    trail = await AuditTrail.open(settings, data_dir=data_dir)
+    for _ in range(3):
+        await trail.append(make_entry())
+    await trail.aclose()
+    store = open_store(settings.store, data_dir=data_dir, timeout=5)
+    try:
+        async with store.snapshot() as snapshot:
+            cosigned = await snapshot.cosignatures(NODE)
+            newest = await snapshot.newest_checkpoint(NODE)
+    finally:
+        await store.aclose()
+    assert newest is not None
+    assert [(seq, name) for seq, name, _ in cosigned] == [(newest.seq, "w1")]
+
+
+@pytest.mark.parametrize("down", ["refusing", "silent"])
+async def test_a_stop_waits_for_a_witness_that_is_down_only_a_bounded_time(
+    make_settings: Callable[..., AuditSettings],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    down: str,
+) -> None:
+    """A refusing witness does not delay a stop; a silent one, FINAL_COSIGN_SECONDS at most."""
+    monkeypatch.setattr(_witnessing, "FINAL_COSIGN_SECONDS", 1.0)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        if down == "silent":
+            listening.listen()  # accepts, and never answers
+        port = listening.getsockname()[1]
+        if down == "refusing":
+            listening.close()
+        vkey = Signer(WITNESS, Ed25519PrivateKey.generate(), COSIGNATURE).verifier.vkey
+        settings = make_settings(
+            checkpoint_every=1000,
+            checkpoint_seconds=3600,
+            witnesses={"w1": {"url": f"http://127.0.0.1:{port}", "public_key": vkey}},
+        )
+        trail = await AuditTrail.open(settings, data_dir=data_dir)
+        await trail.append(make_entry())
+        started = time.monotonic()
+        await trail.aclose()
+        took = time.monotonic() - started
+    if down == "silent":
+        assert 1.0 <= took < 3.0
+    else:
+        assert took < 1.0
 
 
 async def test_unreachable_witness_raises_a_lag_alarm(

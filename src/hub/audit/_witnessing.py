@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from hub._config import WitnessSettings
+from hub._config import FINAL_COSIGN_SECONDS, WitnessSettings
 from hub._logging import get_logger
 from hub.audit._checkpoint import checkpoint_from_row
 from hub.audit._store import TILE_SIZE, Snapshot, Store, StoredCheckpoint, StoreError
@@ -104,6 +104,8 @@ class _Witness:
         self.waiting_since: float | None = None
         self.alarmed: tuple[str, int] | None = None
         self.wake = asyncio.Event()
+        #: The size of the newest checkpoint it was last sent, whatever came of it.
+        self.tried: int | None = None
 
 
 class Witnessing:
@@ -135,6 +137,8 @@ class Witnessing:
         self._size = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
+        # Set after every submission, for aclose to wait on.
+        self._submitted = asyncio.Event()
 
     def submit(self, stored: StoredCheckpoint) -> None:
         """Have the witnesses cosign ``stored``, in the background.
@@ -181,7 +185,19 @@ class Witnessing:
         return sizes[self._quorum - 1]
 
     async def aclose(self) -> None:
-        """Stop submitting."""
+        """Stop submitting, once the newest checkpoint is settled.
+
+        The newest is the final checkpoint of a closing trail, which would otherwise
+        wait for the next start to be witnessed. Settled: a quorum cosigned it, or too
+        many witnesses refused it or could not be reached for a quorum to be possible;
+        a witness that does not answer is waited for `FINAL_COSIGN_SECONDS` at the most.
+        """
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FINAL_COSIGN_SECONDS):
+                    while not self._newest_settled():
+                        self._submitted.clear()
+                        await self._submitted.wait()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -190,6 +206,11 @@ class Witnessing:
         self._tasks = []
         if self._client is not None:
             await self._client.aclose()
+
+    def _newest_settled(self) -> bool:
+        cosigned = sum(witness.size == self._size for witness in self._witnesses)
+        untried = sum(witness.tried != self._size for witness in self._witnesses)
+        return cosigned >= self._quorum or cosigned + untried < self._quorum
 
     async def _follow(self, witness: _Witness) -> None:
         backoff = BACKOFF_FIRST
@@ -202,8 +223,9 @@ class Witnessing:
                     async with asyncio.timeout(min(self._max_lag, 30.0)):
                         await witness.wake.wait()
                 continue
+            size = self._size
             try:
-                done = await self._submit(witness, newest, self._size)
+                done = await self._submit(witness, newest, size)
             except (httpx.HTTPError, StoreError, OSError) as exc:
                 log.warning(
                     "audit witness unreachable",
@@ -218,6 +240,8 @@ class Witnessing:
                     "audit witness submission failed", node=self._node, witness=witness.name
                 )
                 done = False
+            witness.tried = size
+            self._submitted.set()
             self._check_lag(witness)
             if done:
                 backoff = BACKOFF_FIRST
