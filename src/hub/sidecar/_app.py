@@ -33,7 +33,7 @@ from hub._config import READINESS_TIMEOUT, HubSettings
 from hub._history import AccessHistory
 from hub._hub import Hub, LookupResult
 from hub._logging import get_logger
-from hub._patterns import REQUEST_ID, SOURCE_NAME_PATTERN
+from hub._patterns import AUDIT_ID_PATTERN, REQUEST_ID, SOURCE_NAME_PATTERN
 from hub._purpose import Purpose
 from hub.audit import InclusionProof
 from hub.audit._receipt import ProofBundle, jwks
@@ -51,7 +51,6 @@ log = get_logger("hub.sidecar")
 _Body = TypeVar("_Body", bound=BaseModel)
 _Route = TypeVar("_Route", bound=Callable[..., Coroutine[Any, Any, Response]])
 
-_AUDIT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}~[0-9]{1,18}$"
 _JSON = "application/json"
 
 _PURPOSE_TEXT: dict[str, Any] = {
@@ -657,7 +656,7 @@ class _Sidecar:
     async def audit_proof(
         self,
         request: Request,
-        audit_id: str = Path(pattern=_AUDIT_ID),
+        audit_id: str = Path(pattern=AUDIT_ID_PATTERN),
     ) -> Response:
         """The inclusion proof of an audit entry against the newest checkpoint (inspectors)."""
         client = await self._caller(request)
@@ -700,7 +699,7 @@ class _Sidecar:
     async def audit_bundle(
         self,
         request: Request,
-        audit_id: str = Path(pattern=_AUDIT_ID),
+        audit_id: str = Path(pattern=AUDIT_ID_PATTERN),
     ) -> Response:
         """The proof bundle of an audit entry: the entry, its inclusion proof and the
         newest witnessed checkpoint with its cosignatures, for `hub receipt verify`.
